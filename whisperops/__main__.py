@@ -1,0 +1,3 @@
+from whisperops.cli import main
+
+main()

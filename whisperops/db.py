@@ -1,0 +1,60 @@
+"""Database binding: one DatabaseProxy that every model uses, bound at run time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import parse as parse_db_url
+
+database_proxy = DatabaseProxy()
+
+# Milliseconds a SQLite writer waits for another writer before giving up. Several
+# worker processes, the sweep and the console share one file; WAL lets readers
+# proceed, and this lets writers queue instead of failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+def utcnow() -> datetime:
+    """Current UTC time as a naive datetime: the form stored in every DateTimeField."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def open_database(url: str) -> Database:
+    """Return an unconnected peewee database for a validated DATABASE_URL."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(
+            path,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "foreign_keys": 1,
+                "synchronous": "normal",
+            },
+        )
+    params = parse_db_url(url)
+    name = params.pop("database")
+    return PostgresqlDatabase(name, **params)
+
+
+def bind_database(url: str) -> Database:
+    """Open the database at ``url`` and bind every model to it."""
+    database = open_database(url)
+    database_proxy.initialize(database)
+    return database
+
+
+def is_postgres(database: Database | DatabaseProxy) -> bool:
+    target = database.obj if isinstance(database, DatabaseProxy) else database
+    return isinstance(target, PostgresqlDatabase)

@@ -1,0 +1,155 @@
+"""Peewee models: the database row is the truth about a recording."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from whisperops.db import BaseModel, utcnow
+
+
+class Status(str, Enum):
+    """Lifecycle of a recording; values are stored as-is."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class StepOutcome(str, Enum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+# The pipeline's steps in order; the names are part of the log and error formats.
+STEPS = (
+    "parse_metadata",
+    "extract_metadata",
+    "transcribe",
+    "diarization",
+    "analytics",
+    "store_results",
+)
+
+
+class EnumField(CharField):
+    """Stores a str Enum's value and reads it back as the Enum."""
+
+    def __init__(self, enum: type[Enum], **kwargs: Any) -> None:
+        self.enum = enum
+        kwargs.setdefault("max_length", 16)
+        super().__init__(**kwargs)
+
+    def db_value(self, value: Any) -> Any:
+        return None if value is None else self.enum(value).value
+
+    def python_value(self, value: Any) -> Any:
+        return None if value is None else self.enum(value)
+
+
+class Recording(BaseModel):
+    id = AutoField()
+    file_path = TextField(unique=True)
+    file_name = TextField()
+    sha256 = CharField(max_length=64, unique=True)
+    size_bytes = BigIntegerField()
+    status = EnumField(Status, default=Status.QUEUED)
+    processing_step = CharField(max_length=32, null=True)
+    processing_step_started_at = DateTimeField(null=True)
+    processing_segments_count = IntegerField(null=True)
+    retry_count = IntegerField(default=0)
+    error_message = TextField(null=True)
+    # Fencing token: bumped at every (re)enqueue; a worker writes only while the
+    # row's attempt still equals the one it was started with.
+    attempt = IntegerField(default=0)
+    duration_sec = FloatField(null=True)
+    sample_rate = IntegerField(null=True)
+    channels = IntegerField(null=True)
+    codec = CharField(max_length=64, null=True)
+    container_format = CharField(max_length=64, null=True)
+    bit_rate = BigIntegerField(null=True)
+    metadata_json = TextField(null=True)
+    parsed_fields_json = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    processing_started_at = DateTimeField(null=True)
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "recordings"
+        indexes = ((("status", "updated_at"), False),)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return json.loads(self.metadata_json) if self.metadata_json else {}
+
+    @property
+    def parsed_fields(self) -> dict[str, Any]:
+        return json.loads(self.parsed_fields_json) if self.parsed_fields_json else {}
+
+
+class Transcript(BaseModel):
+    id = AutoField()
+    recording = ForeignKeyField(Recording, backref="transcripts", unique=True, on_delete="CASCADE")
+    text = TextField()
+    language = CharField(max_length=16, null=True)
+    language_probability = FloatField(null=True)
+    model_name = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "transcripts"
+
+
+class TranscriptSegment(BaseModel):
+    id = AutoField()
+    transcript = ForeignKeyField(Transcript, backref="segments", on_delete="CASCADE")
+    position = IntegerField()
+    start_sec = FloatField()
+    end_sec = FloatField()
+    text = TextField()
+    speaker = CharField(max_length=64, null=True)
+
+    class Meta:
+        table_name = "transcript_segments"
+        indexes = ((("transcript", "position"), True),)
+
+
+class StepRun(BaseModel):
+    """One step of one attempt: where time goes and where failures happen."""
+
+    id = AutoField()
+    recording = ForeignKeyField(Recording, backref="step_runs", on_delete="CASCADE")
+    attempt = IntegerField()
+    step = CharField(max_length=32)
+    started_at = DateTimeField()
+    finished_at = DateTimeField(null=True)
+    outcome = EnumField(StepOutcome, null=True)
+    detail = TextField(null=True)
+
+    class Meta:
+        table_name = "step_history"
+        indexes = ((("recording", "attempt"), False),)
+
+    @property
+    def duration_sec(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+ALL_MODELS = (Recording, Transcript, TranscriptSegment, StepRun)
