@@ -193,6 +193,21 @@ def fail(context: Context, recording_id: int, reason: str) -> None:
 
 
 @cli.command()
+@click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
+@click.option("--name", help="Worker name shown by `rq info` (default: RQ's).")
+@pass_context
+def worker(context: Context, burst: bool, name: str | None) -> None:
+    """Run a transcribe worker on queue whisperops-transcribe.
+
+    The Whisper model is loaded once when the worker starts and reused by every job.
+    """
+    context.database()
+    from whisperops.worker import run_transcribe_worker
+
+    run_transcribe_worker(context.settings, burst=burst, name=name)
+
+
+@cli.command()
 @click.argument("name", required=False)
 @pass_context
 def config(context: Context, name: str | None) -> None:
@@ -322,13 +337,33 @@ def render_detail(detail: RecordingDetail) -> str:
         row("processed", format_timestamp(detail.processed_at))
     if detail.error_message:
         row("error", literal(detail.error_message))
+    if detail.analytics:
+        stats = detail.analytics
+        row(
+            "analytics",
+            f"speech {format_duration(stats.get('speech_sec'))}, "
+            f"silence {format_duration(stats.get('silence_sec'))}, "
+            f"{stats.get('word_count')} words, "
+            f"{stats.get('words_per_minute') or '-'} wpm, "
+            f"{len(stats.get('long_silences') or [])} silences >= 5s",
+        )
+        talk = stats.get("speaker_talk_sec") or {}
+        if talk:
+            turns = stats.get("speaker_turns") or {}
+            row(
+                "speakers",
+                ", ".join(
+                    f"{literal(name)} {format_duration(sec)} ({turns.get(name, 0)} turns)"
+                    for name, sec in talk.items()
+                ),
+            )
     if detail.steps:
         lines.append("Steps:")
         for step in detail.steps:
             outcome = step.outcome.value if step.outcome else "running"
             lines.append(
                 f"  attempt {step.attempt:<3} {step.step:<17} {outcome:<8} "
-                f"{format_duration(step.duration_sec):>7}  {format_timestamp(step.started_at)}"
+                f"{_step_seconds(step.duration_sec):>7}  {format_timestamp(step.started_at)}"
                 + (f"  {literal(step.detail)}" if step.detail else "")
             )
     if detail.transcript:
@@ -349,6 +384,12 @@ def render_detail(detail: RecordingDetail) -> str:
         lines.append("Output files:")
         lines.extend(f"  {literal(path)}" for path in detail.output_files)
     return "\n".join(lines)
+
+
+def _step_seconds(seconds: float | None) -> str:
+    if seconds is None or seconds >= 60:
+        return format_duration(seconds)
+    return f"{seconds:.2f}s"
 
 
 def _clock(seconds: float) -> str:

@@ -164,6 +164,10 @@ def _text(raw: Any) -> str:
     return text
 
 
+def _optional_text(raw: Any) -> str | None:
+    return str(raw).strip() or None
+
+
 def _log_level(raw: Any) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
@@ -267,6 +271,32 @@ OPTIONS: tuple[Option, ...] = (
         "int8",
         "CTranslate2 compute type.",
     ),
+    Option("beam_size", _integer(1), 5, "Beam size for Whisper decoding."),
+    Option(
+        "vad_filter",
+        _boolean,
+        True,
+        "Skip non-speech with faster-whisper's bundled Silero VAD before decoding.",
+    ),
+    Option(
+        "language",
+        _optional_text,
+        None,
+        "Language code such as 'en'; unset lets Whisper detect it.",
+    ),
+    Option("cpu_threads", _integer(0), 0, "CPU threads for CTranslate2; 0 lets it choose."),
+    Option(
+        "job_timeout_sec",
+        _integer(0),
+        0,
+        "Abort a recording's job after this many seconds; 0 for none (the sweep handles hangs).",
+    ),
+    Option(
+        "diarization_backend",
+        _choice("none"),
+        "none",
+        "Who assigns speakers; 'none' records the diarization step as skipped.",
+    ),
     Option("log_level", _log_level, "INFO", "debug, info, warning or error."),
 )
 
@@ -292,6 +322,12 @@ class Settings:
     model: str
     device: str
     compute_type: str
+    beam_size: int
+    vad_filter: bool
+    language: str | None
+    cpu_threads: int
+    job_timeout_sec: int
+    diarization_backend: str
     log_level: str
     config_file: Path | None = None
 

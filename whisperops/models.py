@@ -84,6 +84,11 @@ class Recording(BaseModel):
     bit_rate = BigIntegerField(null=True)
     metadata_json = TextField(null=True)
     parsed_fields_json = TextField(null=True)
+    # Estimated fraction of the transcribe step done, and when it should finish;
+    # written by the worker (and its heartbeat) for the console and exporter.
+    progress_ratio = FloatField(null=True)
+    estimated_finish_at = DateTimeField(null=True)
+    analytics_json = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     processing_started_at = DateTimeField(null=True)
@@ -100,6 +105,10 @@ class Recording(BaseModel):
     @property
     def parsed_fields(self) -> dict[str, Any]:
         return json.loads(self.parsed_fields_json) if self.parsed_fields_json else {}
+
+    @property
+    def analytics(self) -> dict[str, Any]:
+        return json.loads(self.analytics_json) if self.analytics_json else {}
 
 
 class Transcript(BaseModel):

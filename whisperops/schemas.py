@@ -38,6 +38,8 @@ class RecordingListItem(BaseModel):
     processing_step: str | None = None
     processing_step_started_at: UtcDatetime | None = None
     processing_segments_count: int | None = None
+    progress_ratio: float | None = None
+    estimated_finish_at: UtcDatetime | None = None
     retry_count: int = 0
     attempt: int = 0
     error_message: str | None = None
@@ -92,6 +94,7 @@ class RecordingDetail(RecordingListItem):
     bit_rate: int | None = None
     metadata: dict[str, Any] = {}
     parsed_fields: dict[str, Any] = {}
+    analytics: dict[str, Any] = {}
     processing_started_at: UtcDatetime | None = None
     steps: list[StepRecord] = []
     transcript: TranscriptOut | None = None

@@ -1,0 +1,387 @@
+"""process_recording: one RQ job runs one attempt of one recording through the six steps.
+
+Every write goes through :class:`FencedRecording`, so a job whose attempt has been
+superseded (requeued by an operator or by the sweep) stops and writes nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from rq.timeouts import BaseTimeoutException
+
+from whisperops.config import Settings
+from whisperops.db import database_proxy, utcnow
+from whisperops.models import Recording, Status, StepOutcome, Transcript, TranscriptSegment
+from whisperops.outputs import output_paths
+from whisperops.pipeline import STEPS
+from whisperops.pipeline.analytics import compute_analytics
+from whisperops.pipeline.diarization import assign_speakers, get_diarizer
+from whisperops.pipeline.fence import Fenced, FencedRecording
+from whisperops.pipeline.filename_fields import parse_filename_fields
+from whisperops.pipeline.media import AudioInfo, probe_audio
+from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
+from whisperops.pipeline.segments import Segment
+from whisperops.pipeline.transcriber import model_label, start_transcription
+from whisperops.pipeline.writers import atomic_write, to_json, to_srt, to_txt, to_vtt
+from whisperops.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+# DB writes from the segment callback: at most one per this many seconds.
+PROGRESS_WRITE_INTERVAL_SEC = 1.0
+
+pace = PaceTracker()
+"""This worker's observed transcription pace, carried from job to job."""
+
+
+class StepFailed(Exception):
+    """A step could not complete; the message is for the operator."""
+
+
+def short_duration(seconds: float | None) -> str:
+    """The plan's log style: '28m' for minutes, '45s' under a minute."""
+    if seconds is None:
+        return "?"
+    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{int(seconds)}s"
+
+
+@dataclass
+class JobState:
+    recording: Recording
+    settings: Settings
+    fence: FencedRecording
+    step: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+    audio: AudioInfo | None = None
+    language: str | None = None
+    language_probability: float | None = None
+    estimator: ProgressEstimator | None = None
+    analytics: dict = field(default_factory=dict)
+    diarization_detail: str | None = None
+    fenced: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def who(self) -> str:
+        return f"recording_id={self.recording.id} file_name={self.recording.file_name!r}"
+
+    def check_fence(self) -> None:
+        if self.fenced.is_set():
+            raise Fenced(f"recording {self.recording.id} attempt {self.fence.attempt} superseded")
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes updated_at (and the progress estimate) while a step runs."""
+
+    def __init__(self, state: JobState, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{state.recording.id}", daemon=True)
+        self.state = state
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.state.fence.update(**progress_fields(self.state))
+            except Fenced:
+                self.state.fenced.set()
+                return
+            except Exception:  # a DB blip must not kill the heartbeat
+                log.warning("Heartbeat write failed for %s", self.state.who, exc_info=True)
+            finally:
+                database_proxy.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+def progress_fields(state: JobState) -> dict:
+    if state.step != "transcribe" or state.estimator is None:
+        return {}
+    estimate = state.estimator.estimate()
+    finish = None
+    if estimate.remaining_sec is not None:
+        finish = utcnow() + timedelta(seconds=estimate.remaining_sec)
+    return {"progress_ratio": round(estimate.ratio, 4), "estimated_finish_at": finish}
+
+
+# --- the six steps -----------------------------------------------------------
+
+
+def parse_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
+    fields = parse_filename_fields(state.recording.file_name, state.settings.filename_regex)
+    state.fence.update(parsed_fields_json=json.dumps(fields) if fields else None)
+    if not fields:
+        return StepOutcome.OK, "file name did not match filename_regex; no fields"
+    return StepOutcome.OK, ", ".join(f"{key}={value}" for key, value in fields.items())
+
+
+def extract_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
+    audio = probe_audio(Path(state.recording.file_path))
+    state.audio = audio
+    state.fence.update(
+        duration_sec=audio.duration_sec,
+        sample_rate=audio.sample_rate,
+        channels=audio.channels,
+        codec=audio.codec,
+        container_format=audio.container_format,
+        bit_rate=audio.bit_rate,
+        metadata_json=json.dumps(audio.as_dict()),
+    )
+    return StepOutcome.OK, (
+        f"{short_duration(audio.duration_sec)}, {audio.codec}, "
+        f"{audio.sample_rate} Hz, {audio.channels} ch"
+    )
+
+
+def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
+    settings = state.settings
+    duration = state.audio.duration_sec if state.audio else None
+    log.info("Step 2: Transcribing audio... (duration %s) %s", short_duration(duration), state.who)
+    started = time.monotonic()
+    info, decoded = start_transcription(Path(state.recording.file_path), settings)
+    state.language, state.language_probability = info.language, info.language_probability
+    state.estimator = ProgressEstimator(
+        info.duration_sec, info.decode_duration_sec, pace.real_time_factor
+    )
+    last_write = 0.0
+    for segment, seek in decoded:
+        state.check_fence()
+        state.segments.append(segment)
+        state.estimator.on_segment(seek)
+        count = len(state.segments)
+        if time.monotonic() - last_write >= PROGRESS_WRITE_INTERVAL_SEC:
+            state.fence.update(processing_segments_count=count, **progress_fields(state))
+            last_write = time.monotonic()
+        if count == 1 or count % 5 == 0:
+            log_progress(state)
+    state.fence.update(
+        processing_segments_count=len(state.segments),
+        progress_ratio=1.0,
+        estimated_finish_at=utcnow(),
+    )
+    took = time.monotonic() - started
+    pace.observe(info.duration_sec, took)
+    log.info(
+        "Transcription done: %d segments in %s (language %s) %s",
+        len(state.segments),
+        short_duration(took),
+        info.language,
+        state.who,
+    )
+    return StepOutcome.OK, f"{len(state.segments)} segments, language {info.language}"
+
+
+def log_progress(state: JobState) -> None:
+    estimate = state.estimator.estimate()
+    remaining = ""
+    if estimate.remaining_sec is not None:
+        remaining = f", ~{short_duration(estimate.remaining_sec)} remaining"
+    log.info(
+        "Transcription progress: %d segments (~%d%% estimated, elapsed %s%s) %s",
+        len(state.segments),
+        round(estimate.ratio * 100),
+        short_duration(estimate.elapsed_sec),
+        remaining,
+        state.who,
+    )
+
+
+def diarization(state: JobState) -> tuple[StepOutcome, str | None]:
+    diarizer = get_diarizer(state.settings.diarization_backend)
+    audio = state.audio
+    result = diarizer.diarize(
+        Path(state.recording.file_path),
+        audio.channels if audio else None,
+        audio.duration_sec if audio else 0.0,
+    )
+    if result.skipped_reason:
+        return StepOutcome.SKIPPED, result.skipped_reason
+    assign_speakers(state.segments, result.turns)
+    speakers = sorted({turn.speaker for turn in result.turns})
+    return StepOutcome.OK, f"{len(speakers)} speakers"
+
+
+def analytics(state: JobState) -> tuple[StepOutcome, str | None]:
+    duration = state.audio.duration_sec if state.audio else 0.0
+    state.analytics = compute_analytics(state.segments, duration)
+    state.fence.update(analytics_json=json.dumps(state.analytics))
+    return StepOutcome.OK, None
+
+
+def store_results(state: JobState) -> tuple[StepOutcome, str | None]:
+    recording = state.recording
+    paths = output_paths(state.settings.output_dir, recording)
+    model = model_label(state.settings)
+    text = " ".join(segment.text for segment in state.segments).strip()
+    document = {
+        "recording_id": recording.id,
+        "file_name": recording.file_name,
+        "file_path": recording.file_path,
+        "language": state.language,
+        "language_probability": state.language_probability,
+        "model": model,
+        "duration_sec": state.audio.duration_sec if state.audio else None,
+        "text": text,
+        "segments": [
+            {
+                "start": round(s.start, 3),
+                "end": round(s.end, 3),
+                "text": s.text,
+                "speaker": s.speaker,
+            }
+            for s in state.segments
+        ],
+        "analytics": state.analytics,
+    }
+    state.check_fence()
+    rendered = {
+        "json": to_json(document),
+        "srt": to_srt(state.segments),
+        "vtt": to_vtt(state.segments),
+        "txt": to_txt(state.segments),
+    }
+    for fmt, text_out in rendered.items():
+        atomic_write(paths[fmt], text_out)
+    with database_proxy.atomic():
+        state.fence.update()  # fence check inside the transaction that replaces the transcript
+        Transcript.delete().where(Transcript.recording == recording.id).execute()
+        transcript = Transcript.create(
+            recording=recording.id,
+            text=text,
+            language=state.language,
+            language_probability=state.language_probability,
+            model_name=model,
+        )
+        TranscriptSegment.insert_many(
+            [
+                {
+                    "transcript": transcript.id,
+                    "position": i,
+                    "start_sec": s.start,
+                    "end_sec": s.end,
+                    "text": s.text,
+                    "speaker": s.speaker,
+                }
+                for i, s in enumerate(state.segments)
+            ]
+        ).execute()
+    return StepOutcome.OK, f"{len(state.segments)} segments; {paths['json'].parent}"
+
+
+STEP_TITLES = {
+    "parse_metadata": "Parsing file name...",
+    "extract_metadata": "Extracting audio metadata...",
+    "transcribe": "Transcribing audio...",
+    "diarization": "Assigning speakers...",
+    "analytics": "Computing analytics...",
+    "store_results": "Storing results...",
+}
+
+STEP_FUNCTIONS: dict[str, Callable[[JobState], tuple[StepOutcome, str | None]]] = {
+    "parse_metadata": parse_metadata,
+    "extract_metadata": extract_metadata,
+    "transcribe": transcribe,
+    "diarization": diarization,
+    "analytics": analytics,
+    "store_results": store_results,
+}
+assert tuple(STEP_FUNCTIONS) == STEPS
+
+
+def failure_message(step: str, segments: int, exc: BaseException) -> str:
+    """error_message in the spec's formats, naming the step (and segments in transcribe)."""
+    if isinstance(exc, BaseTimeoutException):
+        return f"Timeout in step {step} ({segments} segments): {exc!r}"
+    where = f"Step {step}" + (f" ({segments} segments)" if step == "transcribe" else "")
+    return f"{where} failed: {exc}"
+
+
+def process_recording(recording_id: int, attempt: int) -> str:
+    """RQ job: run one attempt of one recording through the six steps.
+
+    Returns the final status ('done', 'failed', or 'superseded' when fenced off).
+    """
+    settings = runtime().settings
+    fence = FencedRecording(recording_id, attempt)
+    recording = fence.claim()
+    if recording is None:
+        log.info(
+            "Skipping recording_id=%s attempt %s: no longer this attempt's to run",
+            recording_id,
+            attempt,
+        )
+        return "superseded"
+    state = JobState(recording=recording, settings=settings, fence=fence)
+    heartbeat = Heartbeat(state, settings.heartbeat_interval_sec)
+    heartbeat.start()
+    log.info("Processing %s attempt %s", state.who, attempt)
+    try:
+        for number, step in enumerate(STEPS):
+            state.check_fence()
+            state.step = step
+            run = fence.begin_step(step)
+            if step != "transcribe":  # transcribe logs its own line, with the duration
+                log.info("Step %d: %s (%s) %s", number, STEP_TITLES[step], step, state.who)
+            try:
+                outcome, detail = STEP_FUNCTIONS[step](state)
+            except Fenced:
+                fence.end_step(run, StepOutcome.FAILED, "superseded by a newer attempt")
+                raise
+            except BaseException as exc:
+                fence.end_step(run, StepOutcome.FAILED, str(exc) or repr(exc))
+                raise
+            fence.end_step(run, outcome, detail)
+        fence.update(status=Status.DONE, processed_at=utcnow(), error_message=None)
+        log.info("Recording done: %s, %d segments", state.who, len(state.segments))
+        return Status.DONE.value
+    except Fenced:
+        log.warning(
+            "Stopped %s attempt %s at step %s: superseded by a newer attempt; writing nothing more",
+            state.who,
+            attempt,
+            state.step,
+        )
+        return "superseded"
+    except Exception as exc:
+        count = len(state.segments)
+        message = failure_message(state.step or STEPS[0], count, exc)
+        log.error(
+            "Recording %s failed at step %s (%d segments): %s",
+            state.who,
+            state.step,
+            count,
+            exc,
+            exc_info=not isinstance(exc, StepFailed | BaseTimeoutException)
+            and not _is_input_error(exc),
+        )
+        try:
+            fence.update(status=Status.FAILED, error_message=message)
+        except Fenced:
+            return "superseded"
+        return Status.FAILED.value
+    finally:
+        heartbeat.stop()
+        # Guarded by the attempt alone: the row is DONE or FAILED by now, and a
+        # superseded attempt must not touch the newer attempt's progress.
+        Recording.update(
+            processing_step=None,
+            processing_step_started_at=None,
+            processing_segments_count=None,
+            progress_ratio=None,
+            estimated_finish_at=None,
+        ).where((Recording.id == recording_id) & (Recording.attempt == attempt)).execute()
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    from whisperops.pipeline.media import MediaError
+
+    return isinstance(exc, MediaError)

@@ -1,0 +1,68 @@
+"""store_results' files: JSON, SRT, VTT and TXT, each written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from whisperops.pipeline.segments import Segment
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, then rename over ``path``.
+
+    Readers see the old file or the new one, never half of one, even if the worker
+    is killed mid-write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = round(max(0.0, seconds) * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def to_srt(segments: list[Segment]) -> str:
+    blocks = []
+    for number, segment in enumerate(segments, start=1):
+        speaker = f"[{segment.speaker}] " if segment.speaker else ""
+        blocks.append(
+            f"{number}\n{_clock(segment.start, ',')} --> {_clock(segment.end, ',')}\n"
+            f"{speaker}{segment.text}\n"
+        )
+    return "\n".join(blocks)
+
+
+def to_vtt(segments: list[Segment]) -> str:
+    blocks = ["WEBVTT\n"]
+    for segment in segments:
+        text = segment.text.replace("-->", "->")
+        voice = f"<v {segment.speaker}>" if segment.speaker else ""
+        blocks.append(
+            f"{_clock(segment.start, '.')} --> {_clock(segment.end, '.')}\n{voice}{text}\n"
+        )
+    return "\n".join(blocks)
+
+
+def to_txt(segments: list[Segment]) -> str:
+    lines = [f"{s.speaker}: {s.text}" if s.speaker else s.text for s in segments]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def to_json(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

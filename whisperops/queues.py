@@ -1,0 +1,15 @@
+"""Names shared across processes: queues and job ids."""
+
+TRANSCRIBE_QUEUE = "whisperops-transcribe"
+"""RQ queue holding one process_recording job per recording attempt."""
+
+MAINTENANCE_QUEUE = "whisperops-maintenance"
+"""RQ queue for the sweep, served by its own worker so transcription never delays it."""
+
+JOB_ID_PREFIX = "whisperops-recording"
+"""Prefix of process_recording job ids; the rest is the recording id and attempt."""
+
+
+def job_id(recording_id: int, attempt: int) -> str:
+    """The one job id a (recording, attempt) pair can have: enqueuing twice can't duplicate it."""
+    return f"{JOB_ID_PREFIX}-{recording_id}-attempt-{attempt}"

@@ -1,0 +1,31 @@
+"""Per-process state of a long-running whisperops process: settings and the bound DB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import Database
+
+from whisperops.config import Settings, load_settings
+from whisperops.db import bind_database
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    database: Database
+
+
+_current: Runtime | None = None
+
+
+def init_runtime(settings: Settings) -> Runtime:
+    """Bind the database for ``settings`` and make them this process's runtime."""
+    global _current
+    _current = Runtime(settings, bind_database(settings.database_url))
+    return _current
+
+
+def runtime() -> Runtime:
+    """This process's runtime, loaded from the environment on first use."""
+    return _current or init_runtime(load_settings())

@@ -1,0 +1,41 @@
+"""The transcribe worker: an RQ SimpleWorker that keeps the Whisper model loaded.
+
+RQ's default Worker forks a child ("work horse") per job, so a model loaded in a
+child dies with it and every job would load it again. SimpleWorker runs each job
+in the worker process itself: the model is loaded once at start (see
+``transcriber.load_model``'s per-process cache) and reused by every job. The price
+is that a job that crashes the interpreter takes the worker with it; the sweep
+requeues its recording, and the process manager restarts the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import SimpleWorker
+
+from whisperops.config import Settings
+from whisperops.queues import TRANSCRIBE_QUEUE
+from whisperops.redis_server import connect_redis
+from whisperops.runtime import init_runtime
+
+log = logging.getLogger(__name__)
+
+
+def build_transcribe_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
+    init_runtime(settings)
+    from whisperops.pipeline.transcriber import load_model
+
+    load_model(settings)  # once per process, before the first job arrives
+    return SimpleWorker([TRANSCRIBE_QUEUE], connection=connect_redis(settings), name=name)
+
+
+def run_transcribe_worker(settings: Settings, burst: bool = False, name: str | None = None) -> bool:
+    worker = build_transcribe_worker(settings, name)
+    log.info(
+        "Transcribe worker %s listening on %s%s",
+        worker.name,
+        TRANSCRIBE_QUEUE,
+        " (burst)" if burst else "",
+    )
+    return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
