@@ -22,12 +22,23 @@ fi
 echo "== whisperops add $sample"
 whisperops add "$sample"
 
+echo "== whisperops enqueue"
+whisperops enqueue
+
+echo "== whisperops worker --burst   (transcribes what is queued, then exits)"
+whisperops worker --burst 2>&1 | grep -E "Step [0-9]|Transcription|Recording done|failed at step" || true
+
 echo "== whisperops list"
 whisperops list
 
+id="$(whisperops list --json --search welcome-call | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+echo "== whisperops show $id"
+whisperops show "$id"
+
 cat <<NOTE
 
-The sample is queued. What works today: ingest (whisperops add), the recordings
-table (whisperops list / show, --json), requeue and fail. The transcription worker,
-sweep, console and exporter are being built; see README.md "Status".
+Transcripts are in $(whisperops config output_dir) (JSON, SRT, VTT, TXT).
+Run a long-lived worker with: .venv/bin/whisperops worker
+Coming with the open issues: the scheduled sweep, the live console
+(whisperops console) and the Prometheus exporter; see README.md "Status".
 NOTE

@@ -27,3 +27,46 @@ def write_tone_wav(
         handle.setframerate(sample_rate)
         handle.writeframes(data)
     return path
+
+
+SPEECH_TEXT = (
+    "Hello, thank you for calling the support line. My name is Alex and I will help you "
+    "today. Could you please tell me your account number and the reason for your call?"
+)
+
+
+def write_speech_wav(
+    path: Path, text: str = SPEECH_TEXT, voice: str = "en-us", words_per_minute: int = 150
+) -> Path:
+    """Real synthesized speech from espeak-ng (installed by scripts/setup.sh)."""
+    import shutil
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise RuntimeError("espeak-ng is missing; run scripts/setup.sh")
+    subprocess.run(
+        [espeak, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over normalized words, divided by the reference length."""
+    import re
+
+    def words(text: str) -> list[str]:
+        return re.findall(r"[a-z0-9']+", text.lower())
+
+    ref, hyp = words(reference), words(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+        current = [i]
+        for j, hyp_word in enumerate(hyp, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+            )
+        previous = current
+    return previous[-1] / max(1, len(ref))

@@ -165,3 +165,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 11 seconds of real synthesized speech (tests.audio.SPEECH_TEXT)."""
+    from tests.audio import write_speech_wav
+
+    return write_speech_wav(tmp_path_factory.mktemp("speech") / "support-call.wav")
+
+
+@pytest.fixture(scope="session")
+def long_speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 65 seconds of speech: several 30-second decoding windows."""
+    from tests.audio import SPEECH_TEXT, write_speech_wav
+
+    return write_speech_wav(
+        tmp_path_factory.mktemp("speech") / "long-call.wav", text=" ".join([SPEECH_TEXT] * 6)
+    )

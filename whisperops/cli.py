@@ -193,6 +193,25 @@ def fail(context: Context, recording_id: int, reason: str) -> None:
 
 
 @cli.command()
+@pass_context
+def enqueue(context: Context) -> None:
+    """Put queued recordings without a live job on the transcribe queue (oldest first,
+    at most max_in_flight in flight)."""
+    context.database()
+    from whisperops.enqueue import enqueue_queued
+    from whisperops.queueing import transcribe_queue
+    from whisperops.redis_server import connect_redis
+
+    report = enqueue_queued(transcribe_queue(connect_redis(context.settings)), context.settings)
+    click.echo(
+        f"enqueued {len(report.enqueued)}"
+        + (f" (#{', #'.join(map(str, report.enqueued))})" if report.enqueued else "")
+        + f"; {len(report.already_live)} already had a live job; {report.waiting} left waiting "
+        f"by max_in_flight"
+    )
+
+
+@cli.command()
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
 @click.option("--name", help="Worker name shown by `rq info` (default: RQ's).")
 @pass_context

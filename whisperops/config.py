@@ -247,6 +247,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_retries", _integer(0), 3, "Stuck recoveries before a recording is failed."),
     Option(
+        "max_in_flight",
+        _integer(1),
+        50,
+        "Most recordings enqueued or processing at once; the rest wait as queued rows.",
+    ),
+    Option(
         "model",
         _text,
         "bundled",
@@ -319,6 +325,7 @@ class Settings:
     stuck_processing_threshold_sec: int
     heartbeat_interval_sec: int
     max_retries: int
+    max_in_flight: int
     model: str
     device: str
     compute_type: str

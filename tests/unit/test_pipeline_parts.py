@@ -1,0 +1,140 @@
+"""Pure parts of the pipeline: progress estimate, analytics, speakers, writers, messages."""
+
+from rq.timeouts import JobTimeoutException
+
+from whisperops.pipeline.analytics import compute_analytics
+from whisperops.pipeline.diarization import SpeakerTurn, assign_speakers
+from whisperops.pipeline.filename_fields import parse_filename_fields
+from whisperops.pipeline.job import failure_message, short_duration
+from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
+from whisperops.pipeline.segments import Segment
+from whisperops.pipeline.writers import to_srt, to_txt, to_vtt
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_estimate_uses_pace_before_any_segment() -> None:
+    clock = FakeClock()
+    estimator = ProgressEstimator(30.0, real_time_factor=0.2, clock=clock)  # expect 6 s total
+    clock.now = 3.0
+    estimate = estimator.estimate()
+    assert round(estimate.ratio, 2) == 0.5
+    assert round(estimate.remaining_sec, 2) == 3.0
+
+
+def test_estimate_follows_decoding_position_on_long_files() -> None:
+    clock = FakeClock()
+    # Prior pace is wrong (0.1 => 60 s); the real pace is 0.3 => 180 s for 600 s.
+    estimator = ProgressEstimator(600.0, real_time_factor=0.1, clock=clock)
+    for window in range(10):  # ten 30-s windows decoded at 9 s each
+        clock.now = 9.0 * (window + 1)
+        estimator.on_segment(seek_frames=window * 3000)
+    estimate = estimator.estimate()
+    true_ratio = 90.0 / 180.0
+    assert abs(estimate.ratio - true_ratio) < 0.05
+    assert abs(estimate.remaining_sec - 90.0) < 90.0 * 0.15
+
+
+def test_estimate_never_goes_backwards_and_stays_below_one() -> None:
+    clock = FakeClock()
+    estimator = ProgressEstimator(30.0, real_time_factor=0.1, clock=clock)
+    clock.now = 10.0  # far slower than the prior
+    high = estimator.estimate().ratio
+    assert high == 0.99
+    estimator.on_segment(seek_frames=0)
+    assert estimator.estimate().ratio == high
+
+
+def test_pace_tracker_learns_from_jobs() -> None:
+    pace = PaceTracker(initial=None)
+    pace.observe(audio_sec=100.0, took_sec=20.0)
+    assert pace.real_time_factor == 0.2
+    pace.observe(audio_sec=100.0, took_sec=40.0)
+    assert round(pace.real_time_factor, 3) == 0.3
+
+
+def test_analytics_from_segments() -> None:
+    segments = [
+        Segment(0.0, 4.0, "hello there how are you", "agent"),
+        Segment(4.0, 6.0, "fine thanks", "customer"),
+        Segment(12.0, 14.0, "good to hear", "agent"),
+    ]
+    stats = compute_analytics(segments, duration_sec=20.0)
+    assert stats["speech_sec"] == 8.0
+    assert stats["silence_sec"] == 12.0
+    assert stats["talk_silence_ratio"] == round(8 / 12, 3)
+    assert stats["speaker_talk_sec"] == {"agent": 6.0, "customer": 2.0}
+    assert stats["speaker_turns"] == {"agent": 2, "customer": 1}
+    assert stats["long_silences"] == [
+        {"start": 6.0, "end": 12.0, "duration": 6.0},
+        {"start": 14.0, "end": 20.0, "duration": 6.0},
+    ]
+    assert stats["word_count"] == 10
+    assert stats["words_per_minute"] == 75.0
+    assert stats["segment_count"] == 3
+    assert stats["mean_segment_sec"] == round(8 / 3, 2)
+
+
+def test_analytics_of_silence_is_empty_not_an_error() -> None:
+    stats = compute_analytics([], duration_sec=30.0)
+    assert stats["speech_sec"] == 0 and stats["silence_sec"] == 30.0
+    assert stats["words_per_minute"] is None and stats["segment_count"] == 0
+
+
+def test_speaker_by_largest_overlap_then_nearest_within_tolerance() -> None:
+    segments = [
+        Segment(0.0, 3.0, "a"),
+        Segment(3.0, 5.0, "b"),
+        Segment(9.2, 9.8, "c"),
+        Segment(20.0, 21.0, "d"),
+    ]
+    turns = [
+        SpeakerTurn(0.0, 1.0, "S1"),
+        SpeakerTurn(1.0, 4.5, "S2"),
+        SpeakerTurn(10.0, 12.0, "S1"),
+    ]
+    assign_speakers(segments, turns, tolerance_sec=0.5)
+    assert [s.speaker for s in segments] == ["S2", "S2", "S1", None]
+
+
+def test_filename_fields() -> None:
+    pattern = r"(?P<phone>\+?\d{7,15})[_-](?P<recorded_at>\d{8}[T_-]?\d{6})"
+    assert parse_filename_fields("+15551234567_20260102-153000.wav", pattern) == {
+        "phone": "+15551234567",
+        "recorded_at": "20260102-153000",
+    }
+    assert parse_filename_fields("meeting notes.mp3", pattern) == {}
+
+
+def test_subtitle_and_text_formats() -> None:
+    segments = [Segment(0.0, 1.5, "Hello.", "agent"), Segment(61.25, 3725.5, "Bye -->", None)]
+    assert to_srt(segments) == (
+        "1\n00:00:00,000 --> 00:00:01,500\n[agent] Hello.\n\n"
+        "2\n00:01:01,250 --> 01:02:05,500\nBye -->\n"
+    )
+    assert to_vtt(segments) == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v agent>Hello.\n\n"
+        "00:01:01.250 --> 01:02:05.500\nBye ->\n"
+    )
+    assert to_txt(segments) == "agent: Hello.\nBye -->\n"
+
+
+def test_failure_messages_follow_the_spec_formats() -> None:
+    timeout = JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+    assert failure_message("transcribe", 45, timeout) == (
+        "Timeout in step transcribe (45 segments): "
+        "JobTimeoutException('Task exceeded maximum timeout value (1800 seconds)')"
+    )
+    assert failure_message("diarization", 45, RuntimeError("no model")) == (
+        "Step diarization failed: no model"
+    )
+    assert failure_message("transcribe", 3, RuntimeError("oom")) == (
+        "Step transcribe (3 segments) failed: oom"
+    )
+    assert short_duration(28 * 60 + 10) == "28m" and short_duration(42.7) == "42s"
