@@ -46,16 +46,31 @@ class Context:
             )
         return self._settings
 
-    def database(self, require_current: bool = True):
+    def database(self, require_current: bool = True, wait_sec: float = 0):
+        """Bind the database; unless told otherwise, insist its schema is current.
+
+        Long-running processes pass ``wait_sec`` so that, started together with
+        `whisperops migrate` (as by honcho), they wait for it instead of failing.
+        """
+        import time
+
         database = bind_database(self.settings.database_url)
-        if require_current:
+        deadline = time.monotonic() + wait_sec
+        while require_current:
             missing = pending(database)
-            if missing:
+            if not missing:
+                break
+            if time.monotonic() >= deadline:
                 raise WhisperopsError(
                     f"the database needs {len(missing)} migration(s) "
                     f"(next: {missing[0].label}); run `whisperops migrate`"
                 )
+            time.sleep(0.5)
         return database
+
+
+# How long a worker or scheduler waits for `whisperops migrate` started beside it.
+STARTUP_MIGRATION_WAIT_SEC = 60
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -206,24 +221,57 @@ def enqueue(context: Context) -> None:
     click.echo(
         f"enqueued {len(report.enqueued)}"
         + (f" (#{', #'.join(map(str, report.enqueued))})" if report.enqueued else "")
-        + f"; {len(report.already_live)} already had a live job; {report.waiting} left waiting "
-        f"by max_in_flight"
+        + f"; {report.in_flight} were in flight (max_in_flight "
+        f"{context.settings.max_in_flight})"
     )
 
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
 @click.option("--name", help="Worker name shown by `rq info` (default: RQ's).")
+@click.option(
+    "--maintenance", is_flag=True, help="Serve the sweep's queue (whisperops-maintenance) instead."
+)
 @pass_context
-def worker(context: Context, burst: bool, name: str | None) -> None:
-    """Run a transcribe worker on queue whisperops-transcribe.
+def worker(context: Context, burst: bool, name: str | None, maintenance: bool) -> None:
+    """Run a transcribe worker on queue whisperops-transcribe (or the maintenance worker).
 
     The Whisper model is loaded once when the worker starts and reused by every job.
     """
-    context.database()
-    from whisperops.worker import run_transcribe_worker
+    context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    from whisperops.worker import run_worker
 
-    run_transcribe_worker(context.settings, burst=burst, name=name)
+    run_worker(context.settings, burst=burst, name=name, maintenance=maintenance)
+
+
+@cli.command()
+@pass_context
+def sweep(context: Context) -> None:
+    """Run one sweep now: recover stuck recordings, then enqueue queued ones."""
+    context.database()
+    from whisperops.redis_server import connect_redis
+    from whisperops.sweep import enqueue_pending_recordings
+
+    report = enqueue_pending_recordings(context.settings, connect_redis(context.settings))
+    click.echo(report.describe())
+    for recording_id in report.failed:
+        recording = ops.get_recording(recording_id)
+        click.echo(
+            f"failed #{recording_id} {literal(recording.file_name)}: "
+            f"{literal(recording.error_message)}"
+        )
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Enqueue what is due once, then exit.")
+@pass_context
+def scheduler(context: Context, burst: bool) -> None:
+    """Run rq-scheduler: the sweep every sweep_interval_sec on whisperops-maintenance."""
+    context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    from whisperops.redis_server import connect_redis
+    from whisperops.scheduler import run_scheduler
+
+    run_scheduler(context.settings, connect_redis(context.settings), burst=burst)
 
 
 @cli.command()

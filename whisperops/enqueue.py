@@ -1,7 +1,9 @@
 """Enqueue queued recordings: oldest first, bounded in flight, never two live jobs.
 
 The periodic sweep runs this after its stuck detection; ``whisperops enqueue``
-runs it once by hand.
+runs it once by hand. Its cost follows the number of active recordings: the
+queued rows are read through the (status, updated_at) index, at most as many as
+there is room for plus the jobs already waiting.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rq import Queue
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from whisperops.config import Settings
@@ -24,33 +25,45 @@ _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHE
 class EnqueueReport:
     enqueued: list[int]
     already_live: list[int]
-    waiting: int  # queued rows left for later by the in-flight bound
+    in_flight: int  # processing rows plus jobs waiting in the queue, before this run
 
 
-def has_live_job(queue: Queue, recording: Recording) -> bool:
-    """Whether the job for the recording's current attempt is still queued or running."""
-    if recording.attempt == 0:
-        return False
-    try:
-        job = Job.fetch(job_id(recording.id, recording.attempt), connection=queue.connection)
-    except NoSuchJobError:
-        return False  # never enqueued, or lost with a Redis restart/flush
-    return job.get_status(refresh=False) in _LIVE
+def live_recording_ids(queue: Queue, recordings: list[Recording]) -> set[int]:
+    """Recordings whose current attempt's job is still queued or running (one round trip)."""
+    candidates = [r for r in recordings if r.attempt > 0]
+    jobs = Job.fetch_many(
+        [job_id(r.id, r.attempt) for r in candidates], connection=queue.connection
+    )
+    return {
+        recording.id
+        for recording, job in zip(candidates, jobs, strict=True)
+        # None: never enqueued, or lost with a Redis restart or flush.
+        if job is not None and job.get_status(refresh=False) in _LIVE
+    }
 
 
 def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
     processing = Recording.select().where(Recording.status == Status.PROCESSING).count()
+    waiting_jobs = queue.count
+    in_flight = processing + waiting_jobs
+    room = max(0, settings.max_in_flight - in_flight)
     # A list, not a cursor: each enqueue updates the row (and its index position).
-    queued = list(
-        Recording.select()
-        .where(Recording.status == Status.QUEUED)
-        .order_by(Recording.created_at, Recording.id)
+    # Up to `waiting_jobs` of these may already be live; the rest fill the room.
+    queued = (
+        list(
+            Recording.select()
+            .where(Recording.status == Status.QUEUED)
+            .order_by(Recording.updated_at, Recording.id)
+            .limit(room + waiting_jobs)
+        )
+        if room
+        else []
     )
-    live = [r for r in queued if has_live_job(queue, r)]
-    room = max(0, settings.max_in_flight - processing - len(live))
+    live = live_recording_ids(queue, queued)
     enqueued = []
-    candidates = [r for r in queued if r not in live]
-    for recording in candidates[:room]:
-        if enqueue_recording(queue, recording, settings) is not None:
+    for recording in queued:
+        if len(enqueued) >= room:
+            break
+        if recording.id not in live and enqueue_recording(queue, recording, settings):
             enqueued.append(recording.id)
-    return EnqueueReport(enqueued, [r.id for r in live], max(0, len(candidates) - room))
+    return EnqueueReport(enqueued, sorted(live), in_flight)

@@ -13,3 +13,10 @@ JOB_ID_PREFIX = "whisperops-recording"
 def job_id(recording_id: int, attempt: int) -> str:
     """The one job id a (recording, attempt) pair can have: enqueuing twice can't duplicate it."""
     return f"{JOB_ID_PREFIX}-{recording_id}-attempt-{attempt}"
+
+
+SWEEP_JOB_ID = "whisperops-sweep"
+"""Id of the repeating sweep in rq-scheduler: a second scheduler re-registers, not adds."""
+
+SWEEP_LOCK_KEY = "whisperops:sweep:lock"
+"""Redis key held for most of an interval by the sweep that ran, so a second one skips."""

@@ -15,7 +15,7 @@ import logging
 from rq import SimpleWorker
 
 from whisperops.config import Settings
-from whisperops.queues import TRANSCRIBE_QUEUE
+from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.redis_server import connect_redis
 from whisperops.runtime import init_runtime
 
@@ -30,12 +30,22 @@ def build_transcribe_worker(settings: Settings, name: str | None = None) -> Simp
     return SimpleWorker([TRANSCRIBE_QUEUE], connection=connect_redis(settings), name=name)
 
 
-def run_transcribe_worker(settings: Settings, burst: bool = False, name: str | None = None) -> bool:
-    worker = build_transcribe_worker(settings, name)
+def build_maintenance_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
+    """Serves only the sweep, so a long transcription can never delay it."""
+    init_runtime(settings)
+    return SimpleWorker([MAINTENANCE_QUEUE], connection=connect_redis(settings), name=name)
+
+
+def run_worker(
+    settings: Settings, burst: bool = False, name: str | None = None, maintenance: bool = False
+) -> bool:
+    build = build_maintenance_worker if maintenance else build_transcribe_worker
+    worker = build(settings, name)
     log.info(
-        "Transcribe worker %s listening on %s%s",
+        "%s worker %s listening on %s%s",
+        "Maintenance" if maintenance else "Transcribe",
         worker.name,
-        TRANSCRIBE_QUEUE,
+        worker.queue_names()[0],
         " (burst)" if burst else "",
     )
     return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)

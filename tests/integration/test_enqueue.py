@@ -42,6 +42,7 @@ def test_enqueues_each_once_with_recording_and_attempt(
 
     second = enqueue_queued(queue, settings)
     assert second.enqueued == [] and second.already_live == three_queued
+    assert second.in_flight == 3
     assert queue.count == 3
 
 
@@ -62,7 +63,8 @@ def test_in_flight_bound_leaves_rest_waiting(
 ) -> None:
     bounded = dataclasses.replace(settings, max_in_flight=2)
     report = enqueue_queued(transcribe_queue(redis), bounded)
-    assert report.enqueued == three_queued[:2] and report.waiting == 1
+    assert report.enqueued == three_queued[:2]
+    assert enqueue_queued(transcribe_queue(redis), bounded).enqueued == []
 
 
 def test_enqueue_command(
@@ -70,4 +72,4 @@ def test_enqueue_command(
 ) -> None:
     result = run_cli({**environ, "REDIS_URL": redis_url}, "enqueue")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("enqueued 3 (#1, #2, #3); 0 already had a live job")
+    assert result.stdout.strip() == "enqueued 3 (#1, #2, #3); 0 were in flight (max_in_flight 50)"

@@ -138,3 +138,17 @@ def test_failure_messages_follow_the_spec_formats() -> None:
         "Step transcribe (3 segments) failed: oom"
     )
     assert short_duration(28 * 60 + 10) == "28m" and short_duration(42.7) == "42s"
+
+
+def test_live_progress_moves_toward_finish_between_writes() -> None:
+    from datetime import datetime, timedelta
+
+    from whisperops.estimates import live_progress
+
+    written = datetime(2026, 11, 30, 12, 0, 0)
+    finish = written + timedelta(seconds=60)
+    assert live_progress(0.4, finish, written, written) == 0.4
+    assert round(live_progress(0.4, finish, written, written + timedelta(seconds=30)), 3) == 0.7
+    assert live_progress(0.4, finish, written, written + timedelta(seconds=600)) == 0.99
+    assert live_progress(None, finish, written, written) is None
+    assert live_progress(0.4, None, written, written) == 0.4

@@ -1,0 +1,54 @@
+"""rq-scheduler wiring: the repeating sweep on the maintenance queue."""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from rq_scheduler import Scheduler
+
+from whisperops.config import Settings
+from whisperops.db import utcnow
+from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID
+
+log = logging.getLogger(__name__)
+
+SWEEP_FUNCTION = "whisperops.sweep.run_scheduled_sweep"
+
+# How often the scheduler itself wakes to enqueue due jobs: often enough that the
+# sweep starts within a few seconds of its time, never more often than needed.
+MAX_POLL_SEC = 5
+
+
+def build_scheduler(settings: Settings, connection: Redis) -> Scheduler:
+    poll = max(1, min(MAX_POLL_SEC, settings.sweep_interval_sec))
+    return Scheduler(queue_name=MAINTENANCE_QUEUE, connection=connection, interval=poll)
+
+
+def register_sweep(scheduler: Scheduler, settings: Settings) -> None:
+    """(Re)register the repeating sweep under its fixed id.
+
+    A second scheduler, or a restart with a new interval, replaces the entry
+    rather than adding one, so there is one sweep per interval.
+    """
+    if SWEEP_JOB_ID in scheduler:
+        scheduler.cancel(SWEEP_JOB_ID)
+    scheduler.schedule(
+        scheduled_time=utcnow(),
+        func=SWEEP_FUNCTION,
+        interval=settings.sweep_interval_sec,
+        repeat=None,
+        id=SWEEP_JOB_ID,
+        queue_name=MAINTENANCE_QUEUE,
+        result_ttl=max(600, settings.sweep_interval_sec * 5),
+        description="enqueue_pending_recordings (stuck detection + enqueue)",
+    )
+    log.info(
+        "Sweep scheduled every %ss on queue %s", settings.sweep_interval_sec, MAINTENANCE_QUEUE
+    )
+
+
+def run_scheduler(settings: Settings, connection: Redis, burst: bool = False) -> None:
+    scheduler = build_scheduler(settings, connection)
+    register_sweep(scheduler, settings)
+    scheduler.run(burst=burst)
