@@ -13,19 +13,17 @@ import click
 from whisperops import __version__, ops
 from whisperops.config import OPTIONS_BY_NAME, Settings, load_settings, mask_secret_url
 from whisperops.db import bind_database
+from whisperops.detail_text import render_detail
 from whisperops.errors import WhisperopsError
 from whisperops.formatting import (
     age,
-    format_bytes,
-    format_duration,
-    format_timestamp,
+    dash,
     literal,
     truncate,
 )
 from whisperops.migrations import migrate as apply_migrations
 from whisperops.migrations import pending
 from whisperops.models import Status
-from whisperops.schemas import RecordingDetail
 
 
 class Context:
@@ -160,7 +158,7 @@ def list_command(
     for item in items:
         click.echo(
             f"{item.id:>6}  {item.status.value:<10}  {item.processing_step or '-':<16}  "
-            f"{_dash(item.processing_segments_count):>5}  {item.retry_count:>5}  "
+            f"{dash(item.processing_segments_count):>5}  {item.retry_count:>5}  "
             f"{age(item.updated_at):>8}  {truncate(item.file_name, 60)}"
             + (f"  ! {truncate(item.error_message, 70)}" if item.error_message else "")
         )
@@ -242,6 +240,24 @@ def worker(context: Context, burst: bool, name: str | None, maintenance: bool) -
     from whisperops.worker import run_worker
 
     run_worker(context.settings, burst=burst, name=name, maintenance=maintenance)
+
+
+@cli.command()
+@click.option(
+    "--refresh",
+    type=click.IntRange(min=1),
+    help="Seconds between refreshes (default: console_refresh_sec, 2).",
+)
+@pass_context
+def console(context: Context, refresh: int | None) -> None:
+    """Live view of every recording; requeue (r) and fail (f) with one key.
+
+    Works over SSH in 80x24 with the keyboard only; `q` quits, footer shows the keys.
+    """
+    context.database()
+    from whisperops.console.app import build_app
+
+    build_app(context.settings, refresh_sec=refresh or context.settings.console_refresh_sec).run()
 
 
 @cli.command()
@@ -362,106 +378,8 @@ def valkey_url(context: Context) -> None:
     click.echo(redis_url(context.settings))
 
 
-def _dash(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
 def _shown_url(url: str) -> str:
     return mask_secret_url(url)
-
-
-def render_detail(detail: RecordingDetail) -> str:
-    """Human-readable view of one recording."""
-    lines = [f"Recording #{detail.id}  {literal(detail.file_name)}"]
-
-    def row(label: str, value: object) -> None:
-        lines.append(f"  {label:<12}{value}")
-
-    row("path", literal(detail.file_path))
-    status = detail.status.value
-    if detail.processing_step:
-        status += (
-            f" (step {detail.processing_step} for "
-            f"{age(detail.processing_step_started_at)}, "
-            f"{detail.processing_segments_count or 0} segments)"
-        )
-    row("status", status)
-    row("attempt", f"{detail.attempt}   retries {detail.retry_count}")
-    row("size", f"{format_bytes(detail.size_bytes)}   sha256 {detail.sha256}")
-    if detail.duration_sec is not None:
-        row(
-            "audio",
-            f"{format_duration(detail.duration_sec)}, {_dash(detail.sample_rate)} Hz, "
-            f"{_dash(detail.channels)} ch, {_dash(detail.codec)} in "
-            f"{_dash(detail.container_format)}, "
-            f"{_dash(detail.bit_rate and detail.bit_rate // 1000)} kb/s",
-        )
-    if detail.parsed_fields:
-        row("parsed", ", ".join(f"{k}={literal(str(v))}" for k, v in detail.parsed_fields.items()))
-    row("created", format_timestamp(detail.created_at))
-    row("updated", f"{format_timestamp(detail.updated_at)} ({age(detail.updated_at)} ago)")
-    if detail.processed_at:
-        row("processed", format_timestamp(detail.processed_at))
-    if detail.error_message:
-        row("error", literal(detail.error_message))
-    if detail.analytics:
-        stats = detail.analytics
-        row(
-            "analytics",
-            f"speech {format_duration(stats.get('speech_sec'))}, "
-            f"silence {format_duration(stats.get('silence_sec'))}, "
-            f"{stats.get('word_count')} words, "
-            f"{stats.get('words_per_minute') or '-'} wpm, "
-            f"{len(stats.get('long_silences') or [])} silences >= 5s",
-        )
-        talk = stats.get("speaker_talk_sec") or {}
-        if talk:
-            turns = stats.get("speaker_turns") or {}
-            row(
-                "speakers",
-                ", ".join(
-                    f"{literal(name)} {format_duration(sec)} ({turns.get(name, 0)} turns)"
-                    for name, sec in talk.items()
-                ),
-            )
-    if detail.steps:
-        lines.append("Steps:")
-        for step in detail.steps:
-            outcome = step.outcome.value if step.outcome else "running"
-            lines.append(
-                f"  attempt {step.attempt:<3} {step.step:<17} {outcome:<8} "
-                f"{_step_seconds(step.duration_sec):>7}  {format_timestamp(step.started_at)}"
-                + (f"  {literal(step.detail)}" if step.detail else "")
-            )
-    if detail.transcript:
-        transcript = detail.transcript
-        lines.append(
-            f"Transcript ({transcript.language or '?'}, model {transcript.model_name}, "
-            f"{len(transcript.segments)} segments):"
-        )
-        for segment in transcript.segments[:10]:
-            speaker = f"{literal(segment.speaker)}: " if segment.speaker else ""
-            lines.append(
-                f"  [{_clock(segment.start_sec)} - {_clock(segment.end_sec)}] "
-                f"{speaker}{literal(segment.text.strip())}"
-            )
-        if len(transcript.segments) > 10:
-            lines.append(f"  ... {len(transcript.segments) - 10} more segments")
-    if detail.output_files:
-        lines.append("Output files:")
-        lines.extend(f"  {literal(path)}" for path in detail.output_files)
-    return "\n".join(lines)
-
-
-def _step_seconds(seconds: float | None) -> str:
-    if seconds is None or seconds >= 60:
-        return format_duration(seconds)
-    return f"{seconds:.2f}s"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(seconds, 60)
-    return f"{int(minutes):02d}:{secs:04.1f}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

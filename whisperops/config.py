@@ -303,6 +303,7 @@ OPTIONS: tuple[Option, ...] = (
         "none",
         "Who assigns speakers; 'none' records the diarization step as skipped.",
     ),
+    Option("console_refresh_sec", _integer(1), 2, "Seconds between console refreshes."),
     Option("log_level", _log_level, "INFO", "debug, info, warning or error."),
 )
 
@@ -335,6 +336,7 @@ class Settings:
     cpu_threads: int
     job_timeout_sec: int
     diarization_backend: str
+    console_refresh_sec: int
     log_level: str
     config_file: Path | None = None
 

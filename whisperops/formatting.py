@@ -12,6 +12,11 @@ def literal(text: str | None) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def dash(value: object) -> str:
+    """``value`` as text, or '-' when there is none."""
+    return "-" if value is None else str(value)
+
+
 def truncate(text: str | None, width: int) -> str:
     text = literal(text)
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"

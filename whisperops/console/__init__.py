@@ -1,0 +1,1 @@
+"""The operator console (Textual). Headless modules never import this package."""

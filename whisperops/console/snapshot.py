@@ -1,0 +1,109 @@
+"""What one console refresh reads: rows, counts, queues, workers. No Textual here.
+
+Reads go to the DB (the truth about recordings) and RQ's own registries; a part
+that is unreachable is reported as an error string and the rest still arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from peewee import fn
+
+from whisperops.config import Settings, mask_secret_url
+from whisperops.db import database_proxy, utcnow
+from whisperops.models import Recording, Status
+from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
+from whisperops.schemas import RecordingListItem
+
+
+class SortOrder(str, Enum):
+    """How the table is ordered; processing rows always come first."""
+
+    UPDATED = "last update"
+    AGE = "age"
+
+
+@dataclass(frozen=True)
+class Query:
+    status: Status | None = None
+    search: str = ""
+    sort: SortOrder = SortOrder.UPDATED
+    limit: int = 500
+
+
+@dataclass
+class Snapshot:
+    rows: list[RecordingListItem] = field(default_factory=list)
+    matching: int = 0
+    counts: dict[Status, int] = field(default_factory=dict)
+    queue_depths: dict[str, int] = field(default_factory=dict)
+    workers_online: int | None = None
+    fetched_at: datetime | None = None
+    db_error: str | None = None
+    redis_error: str | None = None
+
+
+def _first_line(exc: BaseException, settings: Settings) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for url in (settings.database_url, settings.redis_url):
+        if url:  # never show a password that an error message happened to quote
+            text = text.replace(url, mask_secret_url(url))
+    return text
+
+
+def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[Status, int]]:
+    counts = {status: 0 for status in Status}
+    for status, count in (
+        Recording.select(Recording.status, fn.COUNT(Recording.id))
+        .group_by(Recording.status)
+        .tuples()
+    ):
+        counts[Status(status)] = count
+    select = Recording.select()
+    if query.status is not None:
+        select = select.where(Recording.status == query.status)
+    if query.search:
+        select = select.where(fn.LOWER(Recording.file_name).contains(query.search.lower()))
+    matching = (
+        counts[query.status] if query.status is not None and not query.search else select.count()
+    )
+    processing_last = Recording.status != Status.PROCESSING.value
+    if query.sort is SortOrder.AGE:
+        order = (processing_last, Recording.created_at, Recording.id)
+    else:
+        order = (processing_last, Recording.updated_at.desc(), Recording.id.desc())
+    rows = [
+        RecordingListItem.model_validate(row) for row in select.order_by(*order).limit(query.limit)
+    ]
+    return rows, matching, counts
+
+
+def read_queues(connection) -> tuple[dict[str, int], int]:
+    from rq import Queue, Worker
+
+    depths = {
+        name: Queue(name, connection=connection).count
+        for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE)
+    }
+    return depths, Worker.count(connection=connection)
+
+
+def take_snapshot(
+    settings: Settings, query: Query, redis_factory: Callable, now: Callable[[], datetime] = utcnow
+) -> Snapshot:
+    snapshot = Snapshot(fetched_at=now())
+    try:
+        snapshot.rows, snapshot.matching, snapshot.counts = read_recordings(query)
+    except Exception as exc:  # shown as a banner; the next poll tries again
+        snapshot.db_error = _first_line(exc, settings)
+    finally:
+        database_proxy.close()
+    try:
+        snapshot.queue_depths, snapshot.workers_online = read_queues(redis_factory())
+    except Exception as exc:
+        snapshot.redis_error = _first_line(exc, settings)
+    return snapshot
