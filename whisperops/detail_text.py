@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from whisperops.formatting import (
     age,
     dash,
@@ -13,7 +15,7 @@ from whisperops.formatting import (
 from whisperops.schemas import RecordingDetail
 
 
-def render_detail(detail: RecordingDetail) -> str:
+def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
     """Human-readable view of one recording."""
     lines = [f"Recording #{detail.id}  {literal(detail.file_name)}"]
 
@@ -25,7 +27,7 @@ def render_detail(detail: RecordingDetail) -> str:
     if detail.processing_step:
         status += (
             f" (step {detail.processing_step} for "
-            f"{age(detail.processing_step_started_at)}, "
+            f"{age(detail.processing_step_started_at, now)}, "
             f"{detail.processing_segments_count or 0} segments)"
         )
     row("status", status)
@@ -42,7 +44,7 @@ def render_detail(detail: RecordingDetail) -> str:
     if detail.parsed_fields:
         row("parsed", ", ".join(f"{k}={literal(str(v))}" for k, v in detail.parsed_fields.items()))
     row("created", format_timestamp(detail.created_at))
-    row("updated", f"{format_timestamp(detail.updated_at)} ({age(detail.updated_at)} ago)")
+    row("updated", f"{format_timestamp(detail.updated_at)} ({age(detail.updated_at, now)} ago)")
     if detail.processed_at:
         row("processed", format_timestamp(detail.processed_at))
     if detail.error_message:

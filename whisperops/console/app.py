@@ -124,7 +124,8 @@ class ConsoleApp(App):
 
     def update_table(self, snapshot: Snapshot) -> None:
         table = self.query_one(DataTable)
-        wide = self.size.width >= WIDE_COLUMNS
+        width = self.size.width
+        wide = width >= WIDE_COLUMNS
         if wide != self.wide:
             table.clear()
             self.cells.clear()
@@ -138,7 +139,7 @@ class ConsoleApp(App):
                 del self.cells[key]
             for row in snapshot.rows:
                 key = str(row.id)
-                cells = row_cells(row, now, wide)
+                cells = row_cells(row, now, width)
                 old = self.cells.get(key)
                 if old is None:
                     table.add_row(*cells, key=key)
@@ -189,6 +190,13 @@ class ConsoleApp(App):
         if problems:
             banner.update(Text(" | ".join(problems) + f" — retrying every {self.refresh_sec:g}s"))
 
+    # Actions on the main table; on the detail screen they are off (and not in the footer).
+    TABLE_ACTIONS = frozenset({"open_detail", "search", "toggle_sort", "filter", "cursor"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        on_detail = self.screen is not self.screen_stack[0]
+        return not (action in self.TABLE_ACTIONS and on_detail)
+
     # --- selection and actions ----------------------------------------------
 
     def selected_key(self) -> str | None:
@@ -221,7 +229,7 @@ class ConsoleApp(App):
 
     def read_detail_text(self, recording_id: int) -> str:
         try:
-            return render_detail(ops.show_recording(recording_id, self.settings))
+            return render_detail(ops.show_recording(recording_id, self.settings), self.now())
         except WhisperopsError as exc:
             return str(exc)
         except Exception as exc:

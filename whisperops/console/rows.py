@@ -33,9 +33,21 @@ def progress_text(row: RecordingListItem, now: datetime) -> Text:
     )
 
 
-def row_cells(row: RecordingListItem, now: datetime, wide: bool) -> tuple:
-    """The cells of ``row`` in COLUMNS order. Widths depend on the terminal width."""
-    file_width, error_width = (48, 80) if wide else (22, 28)
+# Room the columns other than FILE and ERROR take, padding included.
+_FIXED_COLUMNS_WIDTH = 68
+
+
+def row_cells(row: RecordingListItem, now: datetime, width: int) -> tuple:
+    """The cells of ``row`` in COLUMNS order, sized for a terminal ``width`` wide.
+
+    Narrow terminals (80 columns) keep the file name short and let the table scroll
+    sideways to the error; wide ones give file name and error the spare room.
+    """
+    if width >= 120:
+        file_width = 40
+        error_width = max(20, width - _FIXED_COLUMNS_WIDTH - file_width - 2)
+    else:
+        file_width, error_width = 22, 28
     in_step = age(row.processing_step_started_at, now) if row.processing_step else "-"
     return (
         Text(str(row.id), justify="right"),
