@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=300)
     parser.add_argument("--short-files", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", choices=["overhead", "throughput"], help="run just one part")
     options = parser.parse_args()
 
     settings = scratch_settings(max_in_flight=1000, heartbeat_interval_sec=30)
@@ -85,12 +86,21 @@ def main() -> None:
     ]
     load_model(settings)  # both sides share the one loaded model
 
+    if options.only != "throughput":
+        report_overhead(settings, long_file, options)
+    if options.only != "overhead":
+        report_throughput(settings, shorts, options)
+
+
+def report_overhead(settings, long_file: Path, options) -> None:
     bare_long, worker_long = best_pair(settings, [long_file], options.rounds)
     print(
         f"overhead, {options.long_seconds:.0f}-s file: bare {bare_long:.2f}s, "
         f"worker {worker_long:.2f}s, ratio {worker_long / bare_long:.3f} (target <= 1.05)"
     )
 
+
+def report_throughput(settings, shorts: list[Path], options) -> None:
     bare_short, worker_short = best_pair(settings, shorts, options.rounds)
     ratio = (len(shorts) / worker_short) / (len(shorts) / bare_short)
     print(

@@ -96,7 +96,10 @@ class Recording(BaseModel):
 
     class Meta:
         table_name = "recordings"
-        indexes = ((("status", "updated_at"), False),)
+        indexes = (
+            (("status", "updated_at"), False),
+            (("status", "created_at"), False),
+        )
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def test_migrated_schema_matches_every_model(migrated_db: Database) -> None:
 def test_status_updated_at_index_exists(migrated_db: Database) -> None:
     indexed = [index.columns for index in migrated_db.get_indexes("recordings")]
     assert ["status", "updated_at"] in indexed
+    assert ["status", "created_at"] in indexed
 
 
 def test_migrate_is_idempotent_and_reports(db: Database) -> None:

@@ -182,15 +182,31 @@ def test_sweep_command_prints_what_it_did(
 
 
 def test_stuck_query_uses_status_updated_at_index(migrated_db: Database) -> None:
+    # Enough rows, mostly finished, with statistics, so the planner has a real choice.
+    rows = [
+        {
+            "file_path": f"/a/{i}.wav",
+            "file_name": f"{i}.wav",
+            "sha256": f"{i:064x}",
+            "size_bytes": 1,
+            "status": (Status.PROCESSING if i % 100 == 0 else Status.DONE).value,
+            "created_at": NOW - timedelta(days=1),
+            "updated_at": NOW - timedelta(seconds=i),
+        }
+        for i in range(3000)
+    ]
+    for offset in range(0, len(rows), 500):
+        Recording.insert_many(rows[offset : offset + 500]).execute()
+    migrated_db.execute_sql("ANALYZE")
     query = Recording.select().where(
-        (Recording.status == Status.PROCESSING) & (Recording.updated_at < NOW)
+        (Recording.status == Status.PROCESSING)
+        & (Recording.updated_at < NOW - timedelta(minutes=15))
     )
     sql, params = query.sql()
     if is_postgres(migrated_db):
-        migrated_db.execute_sql("SET enable_seqscan = off")
         plan = " ".join(row[0] for row in migrated_db.execute_sql(f"EXPLAIN {sql}", params))
-        migrated_db.execute_sql("SET enable_seqscan = on")
         assert "recordings_status_updated_at" in plan, plan
+        assert "Seq Scan" not in plan, plan
     else:
         plan = " ".join(
             str(row) for row in migrated_db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params)

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.console.rows import COLUMNS, row_cells
+from whisperops.console.rows import COLUMNS, cell, row_values
 from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.screens.dialogs import ConfirmScreen, FailScreen
 from whisperops.console.snapshot import Query, Snapshot, SortOrder, take_snapshot
@@ -72,7 +72,7 @@ class ConsoleApp(App):
         self.query_state = Query()
         self.generation = 0
         self.timer: Timer | None = None
-        self.cells: dict[str, tuple] = {}
+        self.cells: dict[str, tuple[str, ...]] = {}  # key -> the values shown
         self.wide: bool | None = None
         self.last_snapshot = Snapshot()
 
@@ -139,15 +139,17 @@ class ConsoleApp(App):
                 del self.cells[key]
             for row in snapshot.rows:
                 key = str(row.id)
-                cells = row_cells(row, now, width)
+                values = row_values(row, now, width)
                 old = self.cells.get(key)
                 if old is None:
-                    table.add_row(*cells, key=key)
-                else:
-                    for column, before, after in zip(COLUMNS, old, cells, strict=True):
+                    table.add_row(
+                        *(cell(c, v) for c, v in zip(COLUMNS, values, strict=True)), key=key
+                    )
+                elif old != values:
+                    for column, before, after in zip(COLUMNS, old, values, strict=True):
                         if before != after:
-                            table.update_cell(key, column, after)
-                self.cells[key] = cells
+                            table.update_cell(key, column, cell(column, after))
+                self.cells[key] = values
             current = [row.key.value for row in table.ordered_rows]
             if current != wanted:
                 position = {key: index for index, key in enumerate(wanted)}

@@ -32,7 +32,7 @@ class Query:
     status: Status | None = None
     search: str = ""
     sort: SortOrder = SortOrder.UPDATED
-    limit: int = 500
+    limit: int = 200
 
 
 @dataclass
@@ -56,6 +56,12 @@ def _first_line(exc: BaseException, settings: Settings) -> str:
 
 
 def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[Status, int]]:
+    """The rows to show, how many match, and the count per status.
+
+    Each status is read separately through its (status, updated_at) or
+    (status, created_at) index, at most ``limit`` rows each, and merged here: the
+    cost follows the rows shown, not the size of the table.
+    """
     counts = {status: 0 for status in Status}
     for status, count in (
         Recording.select(Recording.status, fn.COUNT(Recording.id))
@@ -63,22 +69,42 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
         .tuples()
     ):
         counts[Status(status)] = count
-    select = Recording.select()
-    if query.status is not None:
-        select = select.where(Recording.status == query.status)
-    if query.search:
-        select = select.where(fn.LOWER(Recording.file_name).contains(query.search.lower()))
-    matching = (
-        counts[query.status] if query.status is not None and not query.search else select.count()
+    statuses = [query.status] if query.status is not None else list(Status)
+    by_age = query.sort is SortOrder.AGE
+    order = (
+        (Recording.created_at, Recording.id)
+        if by_age
+        else (Recording.updated_at.desc(), Recording.id.desc())
     )
-    processing_last = Recording.status != Status.PROCESSING.value
-    if query.sort is SortOrder.AGE:
-        order = (processing_last, Recording.created_at, Recording.id)
-    else:
-        order = (processing_last, Recording.updated_at.desc(), Recording.id.desc())
-    rows = [
-        RecordingListItem.model_validate(row) for row in select.order_by(*order).limit(query.limit)
-    ]
+    # Sort keys only (cheap tuples) for up to `limit` rows per status; full rows are
+    # loaded below for the `limit` that are shown.
+    candidates: list[tuple] = []
+    matching = 0
+    for status in statuses:
+        select = Recording.select(
+            Recording.id, Recording.status, Recording.updated_at, Recording.created_at
+        ).where(Recording.status == status)
+        if query.search:
+            select = select.where(fn.LOWER(Recording.file_name).contains(query.search.lower()))
+            matching += select.count()
+        else:
+            matching += counts[status]
+        candidates.extend(select.order_by(*order).limit(query.limit).tuples())
+
+    def sort_key(candidate: tuple) -> tuple:
+        recording_id, status, updated_at, created_at = candidate
+        moment = created_at.timestamp() if by_age else -updated_at.timestamp()
+        return (status != Status.PROCESSING, moment, recording_id if by_age else -recording_id)
+
+    candidates.sort(key=sort_key)
+    shown = [candidate[0] for candidate in candidates[: query.limit]]
+    fields = [Recording._meta.fields[name] for name in RecordingListItem.model_fields]
+    loaded = (
+        {row["id"]: row for row in Recording.select(*fields).where(Recording.id.in_(shown)).dicts()}
+        if shown
+        else {}
+    )
+    rows = [RecordingListItem.model_validate(loaded[i]) for i in shown if i in loaded]
     return rows, matching, counts
 
 

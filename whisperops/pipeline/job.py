@@ -150,8 +150,11 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     info, decoded = start_transcription(Path(state.recording.file_path), settings)
     state.language, state.language_probability = info.language, info.language_probability
     state.estimator = ProgressEstimator(
-        info.duration_sec, info.decode_duration_sec, pace.real_time_factor
+        info.duration_sec, info.decode_duration_sec, pace.real_time_factor, started=started
     )
+    # Publish the first estimate now: readers extrapolate it toward the predicted
+    # finish, so progress moves from the start, not from the first heartbeat.
+    state.fence.update(**progress_fields(state))
     last_write = 0.0
     for segment, seek in decoded:
         state.check_fence()

@@ -18,7 +18,9 @@ elapsed / predicted total, never moves backwards, and stays below 1 until done.
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,20 +41,23 @@ class Estimate:
 
 
 class PaceTracker:
-    """Seconds of transcription per second of audio, learned across a worker's jobs."""
+    """Seconds of transcription per second of audio, learned across a worker's jobs.
 
-    def __init__(self, initial: float | None = DEFAULT_REAL_TIME_FACTOR, smoothing: float = 0.5):
-        self.real_time_factor = initial
-        self.smoothing = smoothing
+    The median of the last few jobs: one job that hit Whisper's temperature
+    fallback (a window decoded several times over) must not skew the next estimate.
+    """
+
+    def __init__(self, initial: float | None = DEFAULT_REAL_TIME_FACTOR, keep: int = 9):
+        self.initial = initial
+        self.observed: deque[float] = deque(maxlen=keep)
+
+    @property
+    def real_time_factor(self) -> float | None:
+        return statistics.median(self.observed) if self.observed else self.initial
 
     def observe(self, audio_sec: float, took_sec: float) -> None:
-        if audio_sec <= 1.0 or took_sec <= 0:
-            return
-        measured = took_sec / audio_sec
-        if self.real_time_factor is None:
-            self.real_time_factor = measured
-        else:
-            self.real_time_factor += self.smoothing * (measured - self.real_time_factor)
+        if audio_sec > 1.0 and took_sec > 0:
+            self.observed.append(took_sec / audio_sec)
 
 
 class ProgressEstimator:
@@ -64,13 +69,16 @@ class ProgressEstimator:
         decode_duration_sec: float | None = None,
         real_time_factor: float | None = DEFAULT_REAL_TIME_FACTOR,
         clock: Callable[[], float] = time.monotonic,
+        started: float | None = None,
     ) -> None:
         self.duration_sec = max(duration_sec, 0.001)
         # With VAD on, windows (and segment.seek) run over the speech-only audio.
         self.decode_duration_sec = max(decode_duration_sec or duration_sec, 0.001)
         self.real_time_factor = real_time_factor
         self.clock = clock
-        self.started = clock()
+        # When the step began: decoding the file, VAD and language detection happen
+        # before the first window, and they are part of the time being estimated.
+        self.started = clock() if started is None else started
         self.segments = 0
         self._decoded_sec = 0.0
         self._decoded_at: float | None = None
