@@ -12,8 +12,9 @@ sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 # Debian packages: espeak-ng makes speech samples for the demo and the tests;
+# prometheus brings promtool, which the tests use to check metrics and alert rules;
 # python3-venv is only needed where the system Python lacks ensurepip.
-debs=(espeak-ng)
+debs=(espeak-ng prometheus)
 if ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then debs+=(python3-venv); fi
 missing=()
 for deb in "${debs[@]}"; do

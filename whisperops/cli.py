@@ -261,6 +261,19 @@ def console(context: Context, refresh: int | None) -> None:
 
 
 @cli.command()
+@click.option("--host", help="Address to bind (default: exporter_host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: exporter_port, 9464).")
+@pass_context
+def exporter(context: Context, host: str | None, port: int | None) -> None:
+    """Serve Prometheus metrics at http://HOST:PORT/metrics, read from the DB and RQ."""
+    context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    from whisperops.exporter import serve
+
+    settings = context.settings
+    serve(settings, host or settings.exporter_host, port or settings.exporter_port)
+
+
+@cli.command()
 @pass_context
 def sweep(context: Context) -> None:
     """Run one sweep now: recover stuck recordings, then enqueue queued ones."""

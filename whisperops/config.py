@@ -304,6 +304,13 @@ OPTIONS: tuple[Option, ...] = (
         "Who assigns speakers; 'none' records the diarization step as skipped.",
     ),
     Option("console_refresh_sec", _integer(1), 2, "Seconds between console refreshes."),
+    Option(
+        "exporter_host",
+        _text,
+        "127.0.0.1",
+        "Address the Prometheus exporter binds; loopback unless you open it on purpose.",
+    ),
+    Option("exporter_port", _integer(1), 9464, "Port of the Prometheus exporter."),
     Option("log_level", _log_level, "INFO", "debug, info, warning or error."),
 )
 
@@ -337,6 +344,8 @@ class Settings:
     job_timeout_sec: int
     diarization_backend: str
     console_refresh_sec: int
+    exporter_host: str
+    exporter_port: int
     log_level: str
     config_file: Path | None = None
 

@@ -155,7 +155,10 @@ class StepRun(BaseModel):
 
     class Meta:
         table_name = "step_history"
-        indexes = ((("recording", "attempt"), False),)
+        indexes = (
+            (("recording", "attempt"), False),
+            (("finished_at",), False),
+        )
 
     @property
     def duration_sec(self) -> float | None:

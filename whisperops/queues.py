@@ -20,3 +20,6 @@ SWEEP_JOB_ID = "whisperops-sweep"
 
 SWEEP_LOCK_KEY = "whisperops:sweep:lock"
 """Redis key held for most of an interval by the sweep that ran, so a second one skips."""
+
+STUCK_COUNTER_KEY = "whisperops:stuck:handled"
+"""Redis hash counting stuck recordings the sweep requeued or failed (for the exporter)."""

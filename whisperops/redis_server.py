@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,3 +200,21 @@ def run_embedded_valkey_foreground(data_dir: Path) -> EmbeddedValkey | None:
         command = _server_command(state_dir, port, daemonize=False)
     os.execv(command[0], command)
     return None  # not reached
+
+
+def observer_connector(settings: Settings) -> Callable[[], Redis]:
+    """Connects to the stack's Redis without starting one (console, exporter: they observe).
+
+    Raises on call when the embedded Valkey is not running, so the caller reports
+    Redis as down instead of starting a server nobody else uses.
+    """
+
+    def connect() -> Redis:
+        if settings.redis_url:
+            return Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        server = read_embedded(settings.data_dir)
+        if server is None:
+            raise WhisperopsError("embedded Valkey is not running (start the stack)")
+        return Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
+
+    return connect

@@ -18,7 +18,7 @@ from whisperops.db import utcnow
 from whisperops.enqueue import EnqueueReport, enqueue_queued
 from whisperops.models import Recording, Status
 from whisperops.queueing import transcribe_queue
-from whisperops.queues import SWEEP_LOCK_KEY
+from whisperops.queues import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,10 @@ def enqueue_pending_recordings(
     now = now or utcnow()
     report = SweepReport()
     recover_stuck(settings, now, report)
+    if report.requeued:
+        connection.hincrby(STUCK_COUNTER_KEY, "requeued", len(report.requeued))
+    if report.failed:
+        connection.hincrby(STUCK_COUNTER_KEY, "failed", len(report.failed))
     report.enqueue = enqueue_queued(transcribe_queue(connection), settings)
     log.info("Sweep done: %s", report.describe())
     return report

@@ -26,6 +26,7 @@ from whisperops.detail_text import render_detail
 from whisperops.errors import WhisperopsError
 from whisperops.formatting import literal
 from whisperops.models import Status
+from whisperops.redis_server import observer_connector
 
 WIDE_COLUMNS = 120  # from this terminal width on, file names and errors get more room
 
@@ -337,19 +338,4 @@ def build_app(
 ) -> ConsoleApp:
     """The one way the CLI and the tests build the console."""
     bind_database(settings.database_url)
-    return ConsoleApp(settings, redis_factory or redis_connector(settings), refresh_sec, now)
-
-
-def redis_connector(settings: Settings) -> Callable[[], Redis]:
-    """Connects to the stack's Redis without starting one: the console only observes."""
-    from whisperops.redis_server import read_embedded
-
-    def connect() -> Redis:
-        if settings.redis_url:
-            return Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        server = read_embedded(settings.data_dir)
-        if server is None:
-            raise WhisperopsError("embedded Valkey is not running (start the stack)")
-        return Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
-
-    return connect
+    return ConsoleApp(settings, redis_factory or observer_connector(settings), refresh_sec, now)

@@ -1,0 +1,242 @@
+"""The exporter: values from the DB and RQ, promtool-clean output, never a failed scrape."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
+
+from tests.conftest import free_port
+from tests.console.conftest import NOW, fill, frozen_now
+from whisperops.config import Settings
+from whisperops.metrics import WhisperopsCollector
+from whisperops.models import Recording, Status, StepOutcome, StepRun
+from whisperops.queues import STUCK_COUNTER_KEY
+from whisperops.runtime import init_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMTOOL = shutil.which("promtool")
+
+
+def scrape(collector: WhisperopsCollector) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry).decode()
+
+
+def samples(text: str) -> dict[tuple, float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+@pytest.fixture
+def metric_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
+    configured = dataclasses.replace(settings, redis_url=redis_url)
+    init_runtime(configured)
+    return configured
+
+
+def test_metrics_from_db_and_redis(metric_settings: Settings, redis: Redis) -> None:
+    ids = fill(metric_settings)
+    collector = WhisperopsCollector(lambda: redis, now=frozen_now)
+    collector.tally.watermark = NOW - timedelta(hours=1)  # as if started an hour ago
+    redis.hset(STUCK_COUNTER_KEY, mapping={"requeued": 2, "failed": 1})
+    StepRun.create(
+        recording=ids["failed"],
+        attempt=1,
+        step="extract_metadata",
+        started_at=NOW - timedelta(minutes=51),
+        outcome=StepOutcome.FAILED,
+        finished_at=NOW - timedelta(minutes=50, seconds=59),
+    )
+
+    found = samples(scrape(collector))
+
+    assert found[("whisperops_database_up", ())] == 1
+    assert found[("whisperops_redis_up", ())] == 1
+    assert found[("whisper_processing_recordings", ())] == 2
+    for status, count in {"queued": 2, "processing": 2, "done": 1, "failed": 1}.items():
+        assert found[("whisper_recordings", (("status", status),))] == count
+    transcribing = (("recording_id", str(ids["transcribing"])), ("step", "transcribe"))
+    assert found[("whisper_processing_segments", transcribing)] == 45
+    assert found[("whisper_processing_step", transcribing)] == 1
+    assert found[("whisper_processing_step_elapsed_seconds", transcribing)] == 180
+    assert round(found[("whisper_processing_progress_ratio", transcribing)], 3) == 0.412
+    diarizing = (("recording_id", str(ids["diarizing"])), ("step", "diarization"))
+    assert found[("whisper_processing_segments", diarizing)] == 0
+    # Only recordings in processing get per-recording series.
+    assert not any(("recording_id", str(ids["done"])) in labels for _, labels in found)
+    assert found[("whisper_oldest_queued_age_seconds", ())] == 7200
+    assert found[("whisper_step_duration_seconds_count", (("step", "transcribe"),))] == 1
+    assert (
+        found[("whisper_step_duration_seconds_bucket", (("le", "10"), ("step", "transcribe")))] == 1
+    )
+    assert (
+        found[("whisper_step_duration_seconds_bucket", (("le", "5"), ("step", "transcribe")))] == 0
+    )
+    assert found[("whisper_step_failures_total", (("step", "extract_metadata"),))] == 1
+    assert found[("whisper_queue_jobs", (("queue", "whisperops-transcribe"),))] == 0
+    assert found[("whisper_workers", ())] == 0
+    assert found[("whisper_stuck_recordings_total", (("action", "requeued"),))] == 2
+
+    # The history is read incrementally: a second scrape does not count runs twice.
+    again = samples(scrape(collector))
+    assert again[("whisper_step_duration_seconds_count", (("step", "transcribe"),))] == 1
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
+def test_output_passes_promtool(metric_settings: Settings, redis: Redis) -> None:
+    fill(metric_settings)
+    collector = WhisperopsCollector(lambda: redis, now=frozen_now)
+    collector.tally.watermark = NOW - timedelta(hours=1)
+    text = scrape(collector)
+    result = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
+def test_alert_rules_pass_promtool() -> None:
+    result = subprocess.run(
+        [PROMTOOL, "check", "rules", str(ROOT / "docs" / "alerts.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_grafana_dashboard_is_importable_json() -> None:
+    import json
+
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    assert dashboard["title"] and dashboard["panels"]
+    expressions = " ".join(
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    )
+    for metric in (
+        "whisper_processing_recordings",
+        "whisper_processing_segments",
+        "whisper_step_duration_seconds_bucket",
+        "whisper_queue_jobs",
+    ):
+        assert metric in expressions
+
+
+def test_scrape_with_database_down_still_answers(metric_settings: Settings, redis: Redis) -> None:
+    from whisperops.db import bind_database
+
+    bind_database("postgresql://whisperops:pw@127.0.0.1:1/nowhere")
+    try:
+        found = samples(scrape(WhisperopsCollector(lambda: redis, now=frozen_now)))
+    finally:
+        bind_database(metric_settings.database_url)
+    assert found[("whisperops_database_up", ())] == 0
+    assert found[("whisperops_redis_up", ())] == 1
+    assert ("whisper_queue_jobs", (("queue", "whisperops-transcribe"),)) in found
+
+
+def test_scrape_with_redis_down_still_answers(metric_settings: Settings) -> None:
+    def no_redis():
+        return Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+
+    found = samples(scrape(WhisperopsCollector(no_redis, now=frozen_now)))
+    assert found[("whisperops_redis_up", ())] == 0
+    assert found[("whisperops_database_up", ())] == 1
+    assert ("whisper_processing_recordings", ()) in found
+
+
+def test_live_scrape_sees_recording_in_processing(
+    metric_settings: Settings,
+    environ: dict[str, str],
+    redis_url: str,
+    long_speech_wav: Path,
+    monkeypatch,
+) -> None:
+    """The exporter process, scraped over HTTP while a worker transcribes."""
+    from whisperops import ops
+    from whisperops.pipeline import job
+    from whisperops.queueing import enqueue_recording, transcribe_queue
+
+    port = free_port()
+    exporter = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "whisperops",
+            "exporter",
+            "--port",
+            str(port),
+        ],
+        env={**_clean_env(), **environ, "REDIS_URL": redis_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        recording_id = ops.ingest_file(long_speech_wav, metric_settings).recording_id
+        queued = enqueue_recording(
+            transcribe_queue(Redis.from_url(redis_url)),
+            Recording.get_by_id(recording_id),
+            metric_settings,
+        )
+        scraped: list[str] = []
+        original = job.ProgressEstimator.on_segment
+
+        def scrape_at_third_segment(self, seek_frames: int) -> None:
+            original(self, seek_frames)
+            if self.segments == 3:
+                in_db = Recording.get_by_id(recording_id).processing_segments_count
+                scraped.append((in_db, _http_get(f"http://127.0.0.1:{port}/metrics")))
+
+        monkeypatch.setattr(job.ProgressEstimator, "on_segment", scrape_at_third_segment)
+        assert job.process_recording(recording_id, queued.args[1]) == "done"
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+    assert scraped, "the transcription never reached its third segment"
+    in_db, text = scraped[0]
+    found = samples(text)
+    key = (("recording_id", str(recording_id)), ("step", "transcribe"))
+    # The worker writes the count at most once a second; the scrape shows what is stored.
+    assert in_db >= 1
+    assert found[("whisper_processing_segments", key)] == in_db
+    assert found[("whisper_processing_step", key)] == 1
+    assert found[("whisper_processing_recordings", ())] == 1
+    assert Recording.get_by_id(recording_id).status is Status.DONE
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL"} and not k.startswith("WHISPEROPS_")
+    }
+
+
+def _http_get(url: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

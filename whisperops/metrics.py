@@ -1,0 +1,265 @@
+"""The Prometheus collector: everything is read from the DB and RQ at scrape time.
+
+Cost per scrape follows the active recordings, not the table: per-recording series
+exist only for recordings in processing (bounded cardinality), counts of queued and
+processing rows come from the (status, ...) indexes, the large done/failed counts
+are refreshed at most every ``TOTALS_TTL_SEC``, and the step history is read
+incrementally (only step runs finished since the previous scrape). A part that
+cannot be read (DB or Redis down) is left out and its ``*_up`` gauge says 0; the
+scrape itself never fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from peewee import fn
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from whisperops.db import database_proxy, utcnow
+from whisperops.estimates import live_progress
+from whisperops.models import Recording, Status, StepOutcome, StepRun
+from whisperops.queues import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
+
+log = logging.getLogger(__name__)
+
+# Step duration buckets, seconds: from a metadata read to a long transcription.
+DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf"))
+TOTALS_TTL_SEC = 30.0
+_FINISHED_STATUSES = (Status.DONE, Status.FAILED)
+
+
+class StepHistoryTally:
+    """Cumulative step durations and failures, fed only with newly finished runs.
+
+    Counts start when the exporter starts (Prometheus treats a restart as a counter
+    reset); each scrape reads the step runs finished since the previous one.
+    """
+
+    def __init__(self, since: datetime) -> None:
+        self.watermark = since
+        self.seen_at_watermark: set[int] = set()
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+        self.failures: dict[str, int] = {}
+
+    def update(self) -> None:
+        runs = (
+            StepRun.select(
+                StepRun.id, StepRun.step, StepRun.started_at, StepRun.finished_at, StepRun.outcome
+            )
+            .where(StepRun.finished_at >= self.watermark)
+            .order_by(StepRun.finished_at, StepRun.id)
+        )
+        for run in runs:
+            if run.finished_at == self.watermark and run.id in self.seen_at_watermark:
+                continue
+            if run.finished_at > self.watermark:
+                self.watermark = run.finished_at
+                self.seen_at_watermark = set()
+            self.seen_at_watermark.add(run.id)
+            self._count(run)
+
+    def _count(self, run: StepRun) -> None:
+        counts = self.buckets.setdefault(run.step, [0] * len(DURATION_BUCKETS))
+        if run.outcome is not StepOutcome.SKIPPED:
+            seconds = max(0.0, (run.finished_at - run.started_at).total_seconds())
+            for index, bound in enumerate(DURATION_BUCKETS):
+                if seconds <= bound:
+                    counts[index] += 1
+            self.sums[run.step] = self.sums.get(run.step, 0.0) + seconds
+        if run.outcome is StepOutcome.FAILED:
+            self.failures[run.step] = self.failures.get(run.step, 0) + 1
+
+
+class WhisperopsCollector(Collector):
+    def __init__(self, redis_factory: Callable, now: Callable[[], datetime] = utcnow) -> None:
+        self.redis_factory = redis_factory
+        self.now = now
+        self.tally = StepHistoryTally(since=now())
+        self._totals: dict[Status, int] = {}
+        self._totals_read_at = float("-inf")
+
+    def describe(self) -> list[Metric]:
+        return []  # collected fresh at each scrape; nothing to declare up front
+
+    def collect(self) -> Iterator[Metric]:
+        database_up = GaugeMetricFamily(
+            "whisperops_database_up", "1 if the database answered this scrape, else 0."
+        )
+        try:
+            families = list(self._database_metrics())
+            database_up.add_metric([], 1)
+        except Exception as exc:
+            log.warning("Metrics: database unreachable: %s", exc)
+            families = []
+            database_up.add_metric([], 0)
+        finally:
+            database_proxy.close()
+        yield database_up
+        yield from families
+
+        redis_up = GaugeMetricFamily(
+            "whisperops_redis_up", "1 if Redis answered this scrape, else 0."
+        )
+        try:
+            families = list(self._redis_metrics())
+            redis_up.add_metric([], 1)
+        except Exception as exc:
+            log.warning("Metrics: Redis unreachable: %s", exc)
+            families = []
+            redis_up.add_metric([], 0)
+        yield redis_up
+        yield from families
+
+    # --- database --------------------------------------------------------------
+
+    def _status_counts(self) -> dict[Status, int]:
+        counts = {
+            status: Recording.select().where(Recording.status == status).count()
+            for status in (Status.QUEUED, Status.PROCESSING)
+        }
+        if time.monotonic() - self._totals_read_at >= TOTALS_TTL_SEC:
+            self._totals = {
+                status: Recording.select().where(Recording.status == status).count()
+                for status in _FINISHED_STATUSES
+            }
+            self._totals_read_at = time.monotonic()
+        return {**counts, **self._totals}
+
+    def _database_metrics(self) -> Iterator[Metric]:
+        now = self.now()
+        counts = self._status_counts()
+        by_status = GaugeMetricFamily(
+            "whisper_recordings",
+            f"Recordings by status (done and failed refreshed every {TOTALS_TTL_SEC:.0f}s).",
+            labels=["status"],
+        )
+        for status in Status:
+            by_status.add_metric([status.value], counts.get(status, 0))
+        yield by_status
+
+        processing = list(
+            Recording.select(
+                Recording.id,
+                Recording.processing_step,
+                Recording.processing_step_started_at,
+                Recording.processing_segments_count,
+                Recording.progress_ratio,
+                Recording.estimated_finish_at,
+                Recording.updated_at,
+            ).where(Recording.status == Status.PROCESSING)
+        )
+        in_processing = GaugeMetricFamily(
+            "whisper_processing_recordings", "Recordings in processing now."
+        )
+        in_processing.add_metric([], len(processing))
+        yield in_processing
+
+        labels = ["recording_id", "step"]
+        segments = GaugeMetricFamily(
+            "whisper_processing_segments",
+            "Transcript segments so far, per recording in processing.",
+            labels=labels,
+        )
+        step = GaugeMetricFamily(
+            "whisper_processing_step",
+            "1 for the step each recording in processing is in.",
+            labels=labels,
+        )
+        elapsed = GaugeMetricFamily(
+            "whisper_processing_step_elapsed_seconds",
+            "Time in the current step, per recording in processing.",
+            labels=labels,
+        )
+        since_update = GaugeMetricFamily(
+            "whisper_processing_last_update_age_seconds",
+            "Time since the recording's row was last updated (heartbeat).",
+            labels=labels,
+        )
+        progress = GaugeMetricFamily(
+            "whisper_processing_progress_ratio",
+            "Estimated fraction of the transcribe step done (0-1).",
+            labels=labels,
+        )
+        for row in processing:
+            key = [str(row.id), row.processing_step or "starting"]
+            segments.add_metric(key, row.processing_segments_count or 0)
+            step.add_metric(key, 1)
+            if row.processing_step_started_at:
+                elapsed.add_metric(key, (now - row.processing_step_started_at).total_seconds())
+            since_update.add_metric(key, max(0.0, (now - row.updated_at).total_seconds()))
+            ratio = live_progress(row.progress_ratio, row.estimated_finish_at, row.updated_at, now)
+            if ratio is not None and row.processing_step == "transcribe":
+                progress.add_metric(key, ratio)
+        yield from (segments, step, elapsed, since_update, progress)
+
+        oldest = (
+            Recording.select(fn.MIN(Recording.created_at))
+            .where(Recording.status == Status.QUEUED)
+            .scalar()
+        )
+        oldest_age = GaugeMetricFamily(
+            "whisper_oldest_queued_age_seconds",
+            "Age of the oldest queued recording; 0 when none is queued.",
+        )
+        oldest_age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        yield oldest_age
+
+        self.tally.update()
+        durations = HistogramMetricFamily(
+            "whisper_step_duration_seconds",
+            "Duration of pipeline steps finished since the exporter started.",
+            labels=["step"],
+        )
+        for step_name, counts in sorted(self.tally.buckets.items()):
+            buckets = [
+                (_bound(bound), count)
+                for bound, count in zip(DURATION_BUCKETS, counts, strict=True)
+            ]
+            durations.add_metric([step_name], buckets, self.tally.sums.get(step_name, 0.0))
+        yield durations
+        failures = CounterMetricFamily(
+            "whisper_step_failures",
+            "Step runs that failed, by step, since the exporter started.",
+            labels=["step"],
+        )
+        for step_name, count in sorted(self.tally.failures.items()):
+            failures.add_metric([step_name], count)
+        yield failures
+
+    # --- Redis -----------------------------------------------------------------
+
+    def _redis_metrics(self) -> Iterator[Metric]:
+        from rq import Queue, Worker
+
+        connection = self.redis_factory()
+        jobs = GaugeMetricFamily(
+            "whisper_queue_jobs", "Jobs waiting in each whisperops queue.", labels=["queue"]
+        )
+        for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE):
+            jobs.add_metric([name], Queue(name, connection=connection).count)
+        workers = GaugeMetricFamily("whisper_workers", "RQ workers registered (online).")
+        workers.add_metric([], Worker.count(connection=connection))
+        stuck = CounterMetricFamily(
+            "whisper_stuck_recordings",
+            "Stuck recordings the sweep handled, by action.",
+            labels=["action"],
+        )
+        handled = connection.hgetall(STUCK_COUNTER_KEY)
+        for action in ("requeued", "failed"):
+            stuck.add_metric([action], int(handled.get(action.encode(), 0)))
+        yield from (jobs, workers, stuck)
+
+
+def _bound(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else f"{bound:g}"
