@@ -22,7 +22,7 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from redis import Redis
 
-from bench.sweep_scaling import insert, rows, scratch_postgres
+from bench.sweep_scaling import for_each_backend, insert, rows
 from whisperops.config import load_settings
 from whisperops.db import database_proxy, utcnow
 from whisperops.exporter import build_registry
@@ -91,15 +91,9 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     options = parser.parse_args()
-    if options.backend in ("sqlite", "both"):
-        path = Path(tempfile.mkdtemp(prefix="bench-scrape-sqlite-")) / "whisperops.db"
-        run("sqlite", f"sqlite:///{path}", options.total, options.scrapes)
-    if options.backend in ("postgresql", "both"):
-        url, drop = scratch_postgres()
-        try:
-            run("postgresql", url, options.total, options.scrapes)
-        finally:
-            drop()
+    for_each_backend(
+        options.backend, lambda name, url: run(name, url, options.total, options.scrapes)
+    )
 
 
 if __name__ == "__main__":

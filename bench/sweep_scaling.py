@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -124,21 +125,28 @@ def scratch_postgres() -> tuple[str, callable]:
     return urlunsplit(urlsplit(base)._replace(path=f"/{name}")), drop
 
 
+def for_each_backend(backend: str, run_one: Callable[[str, str], None]) -> None:
+    """Call ``run_one(name, database_url)`` on a scratch SQLite file and/or PostgreSQL DB."""
+    if backend in ("sqlite", "both"):
+        path = Path(tempfile.mkdtemp(prefix="bench-sqlite-")) / "whisperops.db"
+        run_one("sqlite", f"sqlite:///{path}")
+    if backend in ("postgresql", "both"):
+        url, drop = scratch_postgres()
+        try:
+            run_one("postgresql", url)
+        finally:
+            drop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     options = parser.parse_args()
-    if options.backend in ("sqlite", "both"):
-        path = Path(tempfile.mkdtemp(prefix="bench-sqlite-")) / "whisperops.db"
-        run("sqlite", f"sqlite:///{path}", options.total, options.repeats)
-    if options.backend in ("postgresql", "both"):
-        url, drop = scratch_postgres()
-        try:
-            run("postgresql", url, options.total, options.repeats)
-        finally:
-            drop()
+    for_each_backend(
+        options.backend, lambda name, url: run(name, url, options.total, options.repeats)
+    )
 
 
 if __name__ == "__main__":
