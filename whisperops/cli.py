@@ -274,6 +274,27 @@ def exporter(context: Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
+@click.option("--once", is_flag=True,
+              help="Look twice (watcher_poll_sec apart), take what settled, then exit.")
+@pass_context
+def watch(context: Context, once: bool) -> None:
+    """Ingest audio files dropped into the inbox (inbox_dir) once their size is stable."""
+    context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    from whisperops.watcher import InboxWatcher
+
+    watcher = InboxWatcher(context.settings)
+    if once:
+        import time
+
+        watcher.poll_once()
+        time.sleep(context.settings.watcher_poll_sec)
+        for result in watcher.poll_once():
+            click.echo(literal(result.describe()))
+    else:
+        watcher.run()
+
+
+@cli.command()
 @pass_context
 def sweep(context: Context) -> None:
     """Run one sweep now: recover stuck recordings, then enqueue queued ones."""

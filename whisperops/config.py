@@ -235,6 +235,14 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_FILENAME_REGEX,
         "Regex with named groups; parse_metadata stores the groups it matches.",
     ),
+    Option("watcher_poll_sec", _integer(1), 2, "Seconds between two looks at the inbox."),
+    Option(
+        "watcher_stable_seconds",
+        _integer(0),
+        5,
+        "A file is taken once unchanged over two polls and at least this old.",
+    ),
+    Option("watcher_recursive", _boolean, False, "Also watch subfolders of the inbox."),
     Option("sweep_interval_sec", _integer(1), 120, "Seconds between two sweeps."),
     Option(
         "stuck_processing_threshold_sec",
@@ -329,6 +337,9 @@ class Settings:
     allowed_dirs: tuple[Path, ...]
     audio_extensions: tuple[str, ...]
     filename_regex: str
+    watcher_poll_sec: int
+    watcher_stable_seconds: int
+    watcher_recursive: bool
     sweep_interval_sec: int
     stuck_processing_threshold_sec: int
     heartbeat_interval_sec: int
