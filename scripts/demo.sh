@@ -1,44 +1,55 @@
 #!/usr/bin/env bash
-# Quick start: set up, then run the main job on the embedded defaults
-# (SQLite and files under ~/.local/share/whisperops; nothing to configure).
+# Quick start: set up, then run the main job on the embedded defaults (SQLite,
+# embedded Valkey, bundled offline model; files under ~/.local/share/whisperops):
+# the whole stack starts under honcho, a spoken sample is dropped into the inbox,
+# and the script waits until it is transcribed. The stack keeps running after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 export PATH="$PWD/.venv/bin:$PATH"
 data_dir="$(whisperops config data_dir)"
-samples="$data_dir/samples"
-mkdir -p "$samples"
+inbox="$(whisperops config inbox_dir)"
+mkdir -p "$data_dir" "$inbox"
+log="$data_dir/stack.log"
 
-echo "== whisperops migrate"
-whisperops migrate
-
-sample="$samples/welcome-call.wav"
-if [ ! -f "$sample" ]; then
-  espeak-ng -v en-us -s 150 -w "$sample" \
-    "Hello, thank you for calling. This is a short recording made for the whisperops demo. \
-Every file you drop in the inbox is transcribed, with speakers, and you can see each step."
+if [ -f "$data_dir/stack.pid" ] && kill -0 "$(cat "$data_dir/stack.pid")" 2>/dev/null; then
+  echo "== the stack is already running (pid $(cat "$data_dir/stack.pid"))"
+else
+  echo "== honcho start   (log: $log)"
+  nohup honcho start >"$log" 2>&1 &
+  echo $! >"$data_dir/stack.pid"
 fi
-echo "== whisperops add $sample"
-whisperops add "$sample"
 
-echo "== whisperops enqueue"
-whisperops enqueue
+name="welcome-call-$(date +%Y%m%d-%H%M%S).wav"
+espeak-ng -v en-us -s 150 -w "$data_dir/$name" \
+  "Hello, thank you for calling. This is a short recording made for the whisperops demo. \
+Every file you drop in the inbox is transcribed, and you can see each step."
+mv "$data_dir/$name" "$inbox/$name"
+echo "== dropped $name into $inbox; waiting for it to be transcribed"
 
-echo "== whisperops worker --burst   (transcribes what is queued, then exits)"
-whisperops worker --burst 2>&1 | grep -E "Step [0-9]|Transcription|Recording done|failed at step" || true
-
-echo "== whisperops list"
-whisperops list
-
-id="$(whisperops list --json --search welcome-call | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
-echo "== whisperops show $id"
+status=""
+for _ in $(seq 1 180); do
+  status="$(whisperops list --json --search "$name" 2>/dev/null \
+    | python3 -c 'import json,sys; rows=json.load(sys.stdin); print(rows[0]["status"] if rows else "")')"
+  case "$status" in done|failed) break ;; esac
+  sleep 1
+done
+id="$(whisperops list --json --search "$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+echo "== recording #$id is $status"
 whisperops show "$id"
+txt="$(whisperops show "$id" --json | python3 -c 'import json,sys; print(next((f for f in json.load(sys.stdin)["output_files"] if f.endswith(".txt")), ""))')"
+if [ -n "$txt" ]; then
+  echo "== transcript: $txt"
+  head -n 5 "$txt"
+fi
 
 cat <<NOTE
 
-Transcripts are in $(whisperops config output_dir) (JSON, SRT, VTT, TXT).
-Run a long-lived worker with: .venv/bin/whisperops worker
-Coming with the open issues: the scheduled sweep, the live console
-(whisperops console) and the Prometheus exporter; see README.md "Status".
+The stack is still running (honcho pid $(cat "$data_dir/stack.pid"), log $log).
+  Live console:   .venv/bin/whisperops console
+  Metrics:        curl http://127.0.0.1:$(whisperops config exporter_port)/metrics
+  RQ queues:      .venv/bin/rq info --url \$(.venv/bin/whisperops valkey url)
+  More audio:     drop files into $inbox
+  Stop it:        kill $(cat "$data_dir/stack.pid")
 NOTE

@@ -274,8 +274,11 @@ def exporter(context: Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True,
-              help="Look twice (watcher_poll_sec apart), take what settled, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Look twice (watcher_poll_sec apart), take what settled, then exit.",
+)
 @pass_context
 def watch(context: Context, once: bool) -> None:
     """Ingest audio files dropped into the inbox (inbox_dir) once their size is stable."""

@@ -213,6 +213,13 @@ OPTIONS: tuple[Option, ...] = (
         env="REDIS_URL",
         secret=True,
     ),
+    Option(
+        "embedded_valkey_wait_sec",
+        _integer(0),
+        0,
+        "With REDIS_URL unset: how long to wait for the stack's own Valkey process "
+        "(`whisperops valkey run`) before starting one; the Procfile sets it.",
+    ),
     Option("inbox_dir", _path, None, "Folder the watcher ingests from (default: data_dir/inbox)."),
     Option(
         "output_dir", _path, None, "Folder transcripts are written to (default: data_dir/output)."
@@ -332,6 +339,7 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None
+    embedded_valkey_wait_sec: int
     inbox_dir: Path
     output_dir: Path
     allowed_dirs: tuple[Path, ...]

@@ -40,8 +40,21 @@ class EmbeddedValkey:
 
 
 def redis_url(settings: Settings) -> str:
-    """The Redis URL the stack uses, starting the embedded Valkey if needed."""
-    return settings.redis_url or ensure_embedded_valkey(settings.data_dir).url
+    """The Redis URL the stack uses, starting the embedded Valkey if needed.
+
+    Under the Procfile, `valkey run` is the stack's server; the other processes
+    wait ``embedded_valkey_wait_sec`` for it rather than racing it with one of their
+    own (which would outlive the stack).
+    """
+    if settings.redis_url:
+        return settings.redis_url
+    deadline = time.monotonic() + settings.embedded_valkey_wait_sec
+    while time.monotonic() < deadline:
+        running = read_embedded(settings.data_dir)
+        if running is not None and _pings(running.port):
+            return running.url
+        time.sleep(0.1)
+    return ensure_embedded_valkey(settings.data_dir).url
 
 
 def connect_redis(settings: Settings) -> Redis:

@@ -22,12 +22,30 @@ from whisperops.runtime import init_runtime
 log = logging.getLogger(__name__)
 
 
+class TranscribeWorker(SimpleWorker):
+    """SimpleWorker whose SIGTERM also tells the running job to release its recording.
+
+    RQ's warm shutdown waits for the job to finish, which for a long transcription
+    outlasts any process manager's patience. Instead the job stops at the next
+    segment, puts the recording back to QUEUED (no retry used) and returns; then
+    the worker exits. A second SIGTERM is RQ's cold shutdown.
+    """
+
+    def request_stop(self, signum, frame) -> None:
+        from whisperops.pipeline.job import shutdown_requested
+
+        shutdown_requested.set()
+        super().request_stop(signum, frame)
+
+
 def build_transcribe_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
     init_runtime(settings)
+    from whisperops.pipeline.job import shutdown_requested
     from whisperops.pipeline.transcriber import load_model
 
     load_model(settings)  # once per process, before the first job arrives
-    return SimpleWorker([TRANSCRIBE_QUEUE], connection=connect_redis(settings), name=name)
+    shutdown_requested.clear()
+    return TranscribeWorker([TRANSCRIBE_QUEUE], connection=connect_redis(settings), name=name)
 
 
 def build_maintenance_worker(settings: Settings, name: str | None = None) -> SimpleWorker:

@@ -41,6 +41,13 @@ PROGRESS_WRITE_INTERVAL_SEC = 1.0
 pace = PaceTracker()
 """This worker's observed transcription pace, carried from job to job."""
 
+shutdown_requested = threading.Event()
+"""Set by the worker on SIGTERM: the running job releases its recording and returns."""
+
+
+class ShutdownRequested(Exception):
+    """The worker is stopping; the recording goes back to the queue."""
+
 
 class StepFailed(Exception):
     """A step could not complete; the message is for the operator."""
@@ -73,8 +80,11 @@ class JobState:
         return f"recording_id={self.recording.id} file_name={self.recording.file_name!r}"
 
     def check_fence(self) -> None:
+        """Called between segments and steps: stop if superseded or if the worker stops."""
         if self.fenced.is_set():
             raise Fenced(f"recording {self.recording.id} attempt {self.fence.attempt} superseded")
+        if shutdown_requested.is_set():
+            raise ShutdownRequested("worker shutting down")
 
 
 class Heartbeat(threading.Thread):
@@ -339,6 +349,11 @@ def process_recording(recording_id: int, attempt: int) -> str:
             except Fenced:
                 fence.end_step(run, StepOutcome.FAILED, "superseded by a newer attempt")
                 raise
+            except ShutdownRequested:
+                fence.end_step(
+                    run, StepOutcome.FAILED, "interrupted: worker shut down, recording released"
+                )
+                raise
             except BaseException as exc:
                 fence.end_step(run, StepOutcome.FAILED, str(exc) or repr(exc))
                 raise
@@ -354,6 +369,20 @@ def process_recording(recording_id: int, attempt: int) -> str:
             state.step,
         )
         return "superseded"
+    except ShutdownRequested:
+        # Back to the queue without using up a retry; the next sweep enqueues it
+        # again (this attempt's job ends here, so it is no longer live).
+        try:
+            fence.update(status=Status.QUEUED, error_message=None)
+        except Fenced:
+            return "superseded"
+        log.warning(
+            "Released %s at step %s (%d segments): worker shutting down; back to queued",
+            state.who,
+            state.step,
+            len(state.segments),
+        )
+        return "released"
     except Exception as exc:
         count = len(state.segments)
         message = failure_message(state.step or STEPS[0], count, exc)
