@@ -94,7 +94,22 @@ class InboxWatcher:
         )
         while True:
             try:
-                self.poll_once()
+                if any(result.outcome == "added" for result in self.poll_once()):
+                    self.enqueue_now()
             except Exception:  # one bad poll (DB blip) must not stop the watcher
                 log.exception("Watcher poll failed; retrying")
             time.sleep(self.settings.watcher_poll_sec)
+
+    def enqueue_now(self) -> None:
+        """Put new recordings on the queue at once instead of at the next sweep.
+
+        Best effort: if Redis cannot be reached the sweep enqueues them later.
+        """
+        from whisperops.enqueue import enqueue_queued
+        from whisperops.queueing import transcribe_queue
+        from whisperops.redis_server import connect_redis
+
+        try:
+            enqueue_queued(transcribe_queue(connect_redis(self.settings)), self.settings)
+        except Exception as exc:
+            log.warning("Watcher could not enqueue now (%s); the sweep will", exc)

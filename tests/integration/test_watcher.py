@@ -160,3 +160,24 @@ def test_watch_once_command(environ: dict[str, str], tmp_path: Path) -> None:
     result = run_cli(env, "watch", "--once")
     assert result.returncode == 0, result.stderr
     assert "added    #1" in result.stdout and "old.wav" in result.stdout
+
+
+def test_taken_files_are_enqueued_at_once(
+    watcher_settings: Settings, redis_url: str, redis
+) -> None:
+    from rq import Queue
+
+    from whisperops.queues import TRANSCRIBE_QUEUE
+
+    clock = Clock(1_000_000.0)
+    watcher = InboxWatcher(dataclasses.replace(watcher_settings, redis_url=redis_url), clock)
+    call = write_tone_wav(watcher_settings.inbox_dir / "call.wav", frequency=300)
+    settle(call, 60, clock)
+    watcher.poll_once()
+    (added,) = watcher.poll_once()
+
+    watcher.enqueue_now()
+
+    assert Queue(TRANSCRIBE_QUEUE, connection=redis).job_ids == [
+        f"whisperops-recording-{added.recording_id}-attempt-1"
+    ]
