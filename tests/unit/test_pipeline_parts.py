@@ -21,7 +21,7 @@ class FakeClock:
 
 def test_estimate_uses_pace_before_any_segment() -> None:
     clock = FakeClock()
-    estimator = ProgressEstimator(30.0, real_time_factor=0.2, clock=clock)  # expect 6 s total
+    estimator = ProgressEstimator(30.0, seconds_per_window=6.0, clock=clock)  # one window: 6 s
     clock.now = 3.0
     estimate = estimator.estimate()
     assert round(estimate.ratio, 2) == 0.5
@@ -30,8 +30,8 @@ def test_estimate_uses_pace_before_any_segment() -> None:
 
 def test_estimate_follows_decoding_position_on_long_files() -> None:
     clock = FakeClock()
-    # Prior pace is wrong (0.1 => 60 s); the real pace is 0.3 => 180 s for 600 s.
-    estimator = ProgressEstimator(600.0, real_time_factor=0.1, clock=clock)
+    # Prior pace is wrong (3 s x 20 windows = 60 s); the real pace is 180 s for 600 s.
+    estimator = ProgressEstimator(600.0, seconds_per_window=3.0, clock=clock)
     for window in range(10):  # ten 30-s windows decoded at 9 s each
         clock.now = 9.0 * (window + 1)
         estimator.on_segment(seek_frames=window * 3000)
@@ -43,7 +43,7 @@ def test_estimate_follows_decoding_position_on_long_files() -> None:
 
 def test_estimate_never_goes_backwards_and_stays_below_one() -> None:
     clock = FakeClock()
-    estimator = ProgressEstimator(30.0, real_time_factor=0.1, clock=clock)
+    estimator = ProgressEstimator(30.0, seconds_per_window=3.0, clock=clock)
     clock.now = 10.0  # far slower than the prior
     high = estimator.estimate().ratio
     assert high == 0.99
@@ -51,14 +51,16 @@ def test_estimate_never_goes_backwards_and_stays_below_one() -> None:
     assert estimator.estimate().ratio == high
 
 
-def test_pace_tracker_learns_from_jobs_and_ignores_an_outlier() -> None:
-    pace = PaceTracker(initial=0.15)
-    assert pace.real_time_factor == 0.15
-    pace.observe(audio_sec=100.0, took_sec=20.0)
-    assert pace.real_time_factor == 0.2
-    pace.observe(audio_sec=100.0, took_sec=22.0)
-    pace.observe(audio_sec=100.0, took_sec=90.0)  # a temperature-fallback job
-    assert pace.real_time_factor == 0.22
+def test_pace_tracker_learns_seconds_per_window_and_ignores_an_outlier() -> None:
+    pace = PaceTracker(initial=2.5)
+    assert pace.seconds_per_window == 2.5
+    pace.observe(windows=1, took_sec=2.0)
+    assert pace.seconds_per_window == 2.0
+    pace.observe(windows=2, took_sec=4.4)  # a file that needed two windows: same pace
+    pace.observe(windows=1, took_sec=9.0)  # a temperature-fallback job
+    assert pace.seconds_per_window == 2.2
+    pace.observe(windows=0, took_sec=0.5)  # silence: no window decoded, nothing learned
+    assert len(pace.observed) == 3
 
 
 def test_analytics_from_segments() -> None:

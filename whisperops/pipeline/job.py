@@ -160,7 +160,7 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     info, decoded = start_transcription(Path(state.recording.file_path), settings)
     state.language, state.language_probability = info.language, info.language_probability
     state.estimator = ProgressEstimator(
-        info.duration_sec, info.decode_duration_sec, pace.real_time_factor, started=started
+        info.duration_sec, info.decode_duration_sec, pace.seconds_per_window, started=started
     )
     # Publish the first estimate now: readers extrapolate it toward the predicted
     # finish, so progress moves from the start, not from the first heartbeat.
@@ -182,7 +182,7 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
         estimated_finish_at=utcnow(),
     )
     took = time.monotonic() - started
-    pace.observe(info.duration_sec, took)
+    pace.observe(len(state.estimator.windows), took)
     log.info(
         "Transcription done: %d segments in %s (language %s) %s",
         len(state.segments),

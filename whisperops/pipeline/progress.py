@@ -8,8 +8,11 @@ Two sources of evidence, combined so the estimate holds for short and long files
   audio left, predicts the total. On long files this gets accurate within a few
   windows; on a 30-second file all segments arrive at the very end, so it says
   nothing until it is over.
-* pace: the real-time factor this worker observed on earlier jobs times the audio
-  duration predicts the total from the start — what short files need.
+* pace: the seconds per decoding window this worker observed on earlier jobs, times
+  the windows this file needs, predicts the total from the start — what short files
+  need. Windows, not audio seconds: a window costs about the same whether it holds
+  20 or 30 seconds of speech, and a 28-second file that needs a second window
+  (its first ended early) does not make the next files look slow.
 
 The predicted totals are averaged, weighting the pace prior as one window's worth
 of evidence and the position by the number of windows decoded. The ratio is
@@ -18,6 +21,7 @@ elapsed / predicted total, never moves backwards, and stays below 1 until done.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections import deque
@@ -27,9 +31,9 @@ from dataclasses import dataclass
 WINDOW_SEC = 30.0
 FRAMES_PER_SEC = 100  # faster-whisper's mel frames: segment.seek is in these
 
-# Until a worker has timed a job of its own: tiny.en int8 on 2 CPU cores runs at
-# about 0.15 s per audio second; larger models learn their own pace after one job.
-DEFAULT_REAL_TIME_FACTOR = 0.15
+# Until a worker has timed a job of its own: tiny.en int8 on 2 CPU cores takes
+# about 2.5 s per 30-second window; larger models learn their own pace after one job.
+DEFAULT_SECONDS_PER_WINDOW = 2.5
 _MAX_RATIO_BEFORE_DONE = 0.99
 
 
@@ -41,23 +45,27 @@ class Estimate:
 
 
 class PaceTracker:
-    """Seconds of transcription per second of audio, learned across a worker's jobs.
+    """Seconds of transcription per decoding window, learned across a worker's jobs.
 
     The median of the last few jobs: one job that hit Whisper's temperature
     fallback (a window decoded several times over) must not skew the next estimate.
     """
 
-    def __init__(self, initial: float | None = DEFAULT_REAL_TIME_FACTOR, keep: int = 9):
+    def __init__(self, initial: float | None = DEFAULT_SECONDS_PER_WINDOW, keep: int = 9):
         self.initial = initial
         self.observed: deque[float] = deque(maxlen=keep)
 
     @property
-    def real_time_factor(self) -> float | None:
+    def seconds_per_window(self) -> float | None:
         return statistics.median(self.observed) if self.observed else self.initial
 
-    def observe(self, audio_sec: float, took_sec: float) -> None:
-        if audio_sec > 1.0 and took_sec > 0:
-            self.observed.append(took_sec / audio_sec)
+    def observe(self, windows: int, took_sec: float) -> None:
+        if windows > 0 and took_sec > 0:
+            self.observed.append(took_sec / windows)
+
+
+def expected_windows(decode_duration_sec: float) -> int:
+    return max(1, math.ceil(decode_duration_sec / WINDOW_SEC))
 
 
 class ProgressEstimator:
@@ -67,25 +75,27 @@ class ProgressEstimator:
         self,
         duration_sec: float,
         decode_duration_sec: float | None = None,
-        real_time_factor: float | None = DEFAULT_REAL_TIME_FACTOR,
+        seconds_per_window: float | None = DEFAULT_SECONDS_PER_WINDOW,
         clock: Callable[[], float] = time.monotonic,
         started: float | None = None,
     ) -> None:
         self.duration_sec = max(duration_sec, 0.001)
         # With VAD on, windows (and segment.seek) run over the speech-only audio.
         self.decode_duration_sec = max(decode_duration_sec or duration_sec, 0.001)
-        self.real_time_factor = real_time_factor
+        self.seconds_per_window = seconds_per_window
         self.clock = clock
         # When the step began: decoding the file, VAD and language detection happen
         # before the first window, and they are part of the time being estimated.
         self.started = clock() if started is None else started
         self.segments = 0
+        self.windows: set[int] = set()  # decoding windows seen (by their seek)
         self._decoded_sec = 0.0
         self._decoded_at: float | None = None
         self._last_ratio = 0.0
 
     def on_segment(self, seek_frames: int) -> None:
         self.segments += 1
+        self.windows.add(seek_frames)
         window_end = min(self.decode_duration_sec, seek_frames / FRAMES_PER_SEC + WINDOW_SEC)
         if window_end > self._decoded_sec:
             self._decoded_sec = window_end
@@ -95,8 +105,9 @@ class ProgressEstimator:
         now = self.clock()
         elapsed = now - self.started
         totals: list[tuple[float, float]] = []  # (predicted total seconds, weight)
-        if self.real_time_factor:
-            totals.append((self.real_time_factor * self.duration_sec, 1.0))
+        if self.seconds_per_window:
+            prior = self.seconds_per_window * expected_windows(self.decode_duration_sec)
+            totals.append((prior, 1.0))
         if self._decoded_at is not None and self._decoded_sec > 0:
             took = self._decoded_at - self.started
             predicted = took * self.decode_duration_sec / self._decoded_sec
