@@ -101,7 +101,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 def migrate(context: Context, target: int | None) -> None:
     """Apply pending database migrations (idempotent) and print what was done."""
     database = context.database(require_current=False)
-    click.echo(f"database: {_shown_url(context.settings.database_url)}")
+    click.echo(f"database: {mask_secret_url(context.settings.database_url)}")
     apply_migrations(database, target=target, log=click.echo)
 
 
@@ -413,10 +413,6 @@ def valkey_url(context: Context) -> None:
     from whisperops.redis_server import redis_url
 
     click.echo(redis_url(context.settings))
-
-
-def _shown_url(url: str) -> str:
-    return mask_secret_url(url)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

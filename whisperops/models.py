@@ -167,4 +167,20 @@ class StepRun(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+def no_progress() -> dict[str, None]:
+    """The column values of a recording that is not in a step: set together, always.
+
+    Every path that takes a recording out of processing (done, failed, requeued,
+    stuck, claimed afresh) clears the same five, so no reader sees a stale step,
+    segment count or estimate.
+    """
+    return {
+        "processing_step": None,
+        "processing_step_started_at": None,
+        "processing_segments_count": None,
+        "progress_ratio": None,
+        "estimated_finish_at": None,
+    }
+
+
 ALL_MODELS = (Recording, Transcript, TranscriptSegment, StepRun)

@@ -14,7 +14,7 @@ from peewee import IntegrityError, fn
 from whisperops.config import Settings
 from whisperops.db import database_proxy, utcnow
 from whisperops.errors import InvalidTransitionError, NotFoundError, WhisperopsError
-from whisperops.models import Recording, Status
+from whisperops.models import Recording, Status, no_progress
 from whisperops.outputs import existing_output_files
 from whisperops.schemas import RecordingDetail, RecordingListItem, recording_detail
 
@@ -199,9 +199,7 @@ def requeue(recording_id: int, now: datetime | None = None) -> Recording:
         attempt=recording.attempt + 1,
         retry_count=0,
         error_message=None,
-        processing_step=None,
-        processing_step_started_at=None,
-        processing_segments_count=None,
+        **no_progress(),
         updated_at=now or utcnow(),
     )
     log.info(
@@ -231,9 +229,7 @@ def fail(recording_id: int, reason: str, now: datetime | None = None) -> Recordi
         status=Status.FAILED,
         attempt=recording.attempt + 1,
         error_message=message,
-        processing_step=None,
-        processing_step_started_at=None,
-        processing_segments_count=None,
+        **no_progress(),
         updated_at=now or utcnow(),
     )
     log.info(

@@ -16,7 +16,7 @@ from redis import Redis
 from whisperops.config import Settings
 from whisperops.db import utcnow
 from whisperops.enqueue import EnqueueReport, enqueue_queued
-from whisperops.models import Recording, Status
+from whisperops.models import Recording, Status, no_progress
 from whisperops.queueing import transcribe_queue
 from whisperops.queues import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 
@@ -77,11 +77,7 @@ def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> Non
             "retry_count": retries,
             # Fence off the stuck worker: should it wake up, its writes match nothing.
             "attempt": recording.attempt + 1,
-            "processing_step": None,
-            "processing_step_started_at": None,
-            "processing_segments_count": None,
-            "progress_ratio": None,
-            "estimated_finish_at": None,
+            **no_progress(),
             "updated_at": now,
         }
         # Guarded: a worker whose heartbeat landed since we read the row keeps it.

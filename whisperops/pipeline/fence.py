@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from whisperops.db import database_proxy, utcnow
-from whisperops.models import Recording, Status, StepOutcome, StepRun
+from whisperops.models import Recording, Status, StepOutcome, StepRun, no_progress
 
 
 class Fenced(Exception):
@@ -35,11 +35,7 @@ class FencedRecording:
                 processing_started_at=now,
                 updated_at=now,
                 error_message=None,
-                processing_step=None,
-                processing_step_started_at=None,
-                processing_segments_count=None,
-                progress_ratio=None,
-                estimated_finish_at=None,
+                **no_progress(),
             )
             .where(
                 (Recording.id == self.recording_id)

@@ -19,14 +19,21 @@ from rq.timeouts import BaseTimeoutException
 
 from whisperops.config import Settings
 from whisperops.db import database_proxy, utcnow
-from whisperops.models import Recording, Status, StepOutcome, Transcript, TranscriptSegment
+from whisperops.models import (
+    Recording,
+    Status,
+    StepOutcome,
+    Transcript,
+    TranscriptSegment,
+    no_progress,
+)
 from whisperops.outputs import output_paths
 from whisperops.pipeline import STEPS
 from whisperops.pipeline.analytics import compute_analytics
 from whisperops.pipeline.diarization import assign_speakers, get_diarizer
 from whisperops.pipeline.fence import Fenced, FencedRecording
 from whisperops.pipeline.filename_fields import parse_filename_fields
-from whisperops.pipeline.media import AudioInfo, probe_audio
+from whisperops.pipeline.media import AudioInfo, MediaError, probe_audio
 from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
 from whisperops.pipeline.segments import Segment
 from whisperops.pipeline.transcriber import model_label, start_transcription
@@ -47,10 +54,6 @@ shutdown_requested = threading.Event()
 
 class ShutdownRequested(Exception):
     """The worker is stopping; the recording goes back to the queue."""
-
-
-class StepFailed(Exception):
-    """A step could not complete; the message is for the operator."""
 
 
 def short_duration(seconds: float | None) -> str:
@@ -392,8 +395,9 @@ def process_recording(recording_id: int, attempt: int) -> str:
             state.step,
             count,
             exc,
-            exc_info=not isinstance(exc, StepFailed | BaseTimeoutException)
-            and not _is_input_error(exc),
+            # Bad input and timeouts are explained by the message; anything else
+            # gets its traceback.
+            exc_info=not isinstance(exc, MediaError | BaseTimeoutException),
         )
         try:
             fence.update(status=Status.FAILED, error_message=message)
@@ -404,16 +408,6 @@ def process_recording(recording_id: int, attempt: int) -> str:
         heartbeat.stop()
         # Guarded by the attempt alone: the row is DONE or FAILED by now, and a
         # superseded attempt must not touch the newer attempt's progress.
-        Recording.update(
-            processing_step=None,
-            processing_step_started_at=None,
-            processing_segments_count=None,
-            progress_ratio=None,
-            estimated_finish_at=None,
-        ).where((Recording.id == recording_id) & (Recording.attempt == attempt)).execute()
-
-
-def _is_input_error(exc: BaseException) -> bool:
-    from whisperops.pipeline.media import MediaError
-
-    return isinstance(exc, MediaError)
+        Recording.update(**no_progress()).where(
+            (Recording.id == recording_id) & (Recording.attempt == attempt)
+        ).execute()
