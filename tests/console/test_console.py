@@ -63,6 +63,20 @@ async def test_table_shows_processing_first_with_step_progress_and_counts(
         assert "workers 0" in str(bar)
 
 
+async def test_resize_gives_file_names_room_at_once(
+    console_settings: Settings, recordings: dict[str, int]
+) -> None:
+    app = make_app(console_settings, refresh_sec=3600)  # no second poll: the resize must do it
+    long_name = "+15551234567_20260102-153000.wav"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.query_one(DataTable).row_count == 6)
+        assert cell(app, recordings["transcribing"], "file") != long_name
+        await pilot.resize_terminal(160, 48)
+        await wait_for(pilot, lambda: cell(app, recordings["transcribing"], "file") == long_name)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: cell(app, recordings["transcribing"], "file") != long_name)
+
+
 async def test_requeue_flow(console_settings: Settings, recordings: dict[str, int]) -> None:
     failed = recordings["failed"]
     app = make_app(console_settings)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from redis import Redis
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -93,6 +93,13 @@ class ConsoleApp(App):
         self.query_one(DataTable).focus()
         self.request_poll()
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Cell widths follow the terminal width: redraw from the last poll at once
+        # rather than waiting up to refresh_sec for the next one. (This runs before
+        # App records the new size, hence the width from the event.)
+        if self.last_snapshot.fetched_at is not None:
+            self.update_table(self.last_snapshot, event.size.width)
+
     # --- polling -------------------------------------------------------------
 
     def request_poll(self) -> None:
@@ -123,9 +130,9 @@ class ConsoleApp(App):
             self.last_snapshot.db_error = snapshot.db_error
         self.update_bars(snapshot)
 
-    def update_table(self, snapshot: Snapshot) -> None:
+    def update_table(self, snapshot: Snapshot, width: int | None = None) -> None:
         table = self.query_one(DataTable)
-        width = self.size.width
+        width = width or self.size.width
         wide = width >= WIDE_COLUMNS
         if wide != self.wide:
             table.clear()
