@@ -6,6 +6,9 @@ When PostgreSQL is unreachable its tests are skipped with the reason, unless
 WHISPEROPS_REQUIRE_POSTGRES=1 (set by CI), which turns that into an error.
 
 Redis: REDIS_URL, else 127.0.0.1:6379 when it answers, else an embedded Valkey.
+
+pyannote.audio (the diarization extra): its tests are skipped when it is not
+installed, unless WHISPEROPS_REQUIRE_DIARIZATION=1 (set by CI).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from whisperops.config import Settings, load_settings
 from whisperops.db import bind_database
 from whisperops.migrations import migrate
 from whisperops.redis_server import ensure_embedded_valkey, stop_embedded_valkey
+
+# pyannote.audio switches its usage telemetry on at import unless this is set; the
+# tests never phone home.
+os.environ["PYANNOTE_METRICS_ENABLED"] = "false"
 
 POSTGRES_URL = os.environ.get(
     "WHISPEROPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -100,6 +107,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = request.getfixturevalue("postgres_url")
     _reset_postgres_schema(url)
     return url
+
+
+def require_pyannote() -> None:
+    """Skip the calling test without the diarization extra (fail instead in CI)."""
+    if os.environ.get("WHISPEROPS_REQUIRE_DIARIZATION") == "1":
+        import pyannote.audio  # noqa: F401  (an ImportError here fails the test)
+    else:
+        pytest.importorskip("pyannote.audio", reason="the diarization extra is not installed")
 
 
 @pytest.fixture

@@ -206,6 +206,37 @@ def fail(context: Context, recording_id: int, reason: str) -> None:
 
 
 @cli.command()
+@click.argument("recording_ids", type=int, nargs=-1)
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Every done recording flagged pending diarization (too long, failed, or no model).",
+)
+@pass_context
+def rediarize(context: Context, recording_ids: tuple[int, ...], pending: bool) -> None:
+    """Redo diarization, analytics and store_results, keeping the transcript.
+
+    For example after a pyannote model was configured. The recordings are queued;
+    the next sweep (or `whisperops enqueue`) hands them to a worker, which starts
+    at the diarization step with the current settings.
+    """
+    if not recording_ids and not pending:
+        raise click.UsageError("give recording ids, or --pending")
+    context.database()
+    queued = 0
+    for recording_id in recording_ids:
+        recording = ops.rediarize(recording_id)
+        click.echo(f"queued #{recording.id} {literal(recording.file_name)} for re-diarization")
+        queued += 1
+    if pending:
+        count = ops.rediarize_pending()
+        click.echo(f"queued {count} recordings pending diarization")
+        queued += count
+    if queued:
+        click.echo("a worker picks them up after the next sweep (or run `whisperops enqueue`)")
+
+
+@cli.command()
 @pass_context
 def enqueue(context: Context) -> None:
     """Put queued recordings without a live job on the transcribe queue (oldest first,

@@ -43,6 +43,11 @@ DEFAULT_AUDIO_EXTENSIONS = (
 DEFAULT_FILENAME_REGEX = r"(?P<phone>\+?\d{7,15})[_-](?P<recorded_at>\d{8}[T_-]?\d{6})"
 
 
+def mask_secret(value: str) -> str:
+    """A secret setting as it may be shown: URLs keep all but the password, tokens nothing."""
+    return mask_secret_url(value) if "://" in value else "***"
+
+
 def mask_secret_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***`` (safe to print or log)."""
     try:
@@ -166,6 +171,16 @@ def _text(raw: Any) -> str:
 
 def _optional_text(raw: Any) -> str | None:
     return str(raw).strip() or None
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names:
+        raise ValueError("expected comma-separated names such as agent,customer")
+    if len(set(names)) != len(names):
+        raise ValueError("expected distinct names, one per channel")
+    return names
 
 
 def _log_level(raw: Any) -> str:
@@ -314,9 +329,43 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "diarization_backend",
-        _choice("none"),
-        "none",
-        "Who assigns speakers; 'none' records the diarization step as skipped.",
+        _choice("auto", "pyannote", "channel", "none"),
+        "auto",
+        "Who assigns speakers: 'pyannote' (needs pyannote_model), 'channel' (one party per "
+        "channel of a stereo call), 'none', or 'auto' = pyannote when a model is configured, "
+        "else channel for two-channel audio, else none.",
+    ),
+    Option(
+        "pyannote_model",
+        _optional_text,
+        None,
+        "pyannote.audio pipeline: a Hugging Face id (e.g. pyannote/speaker-diarization-"
+        "community-1, needs hf_token) or a local directory holding its config.yaml.",
+    ),
+    Option(
+        "hf_token",
+        _optional_text,
+        None,
+        "Hugging Face token for downloading pyannote_model (HF_TOKEN works too).",
+        secret=True,
+    ),
+    Option(
+        "diarization_device",
+        _choice("auto", "cpu", "cuda"),
+        "auto",
+        "Where pyannote runs; auto takes CUDA when torch sees a GPU.",
+    ),
+    Option(
+        "diarization_max_duration_sec",
+        _integer(0),
+        7200,
+        "Longer recordings skip diarization and are flagged pending; 0 for no limit.",
+    ),
+    Option(
+        "channel_speaker_names",
+        _names,
+        ("left", "right"),
+        "Comma-separated speaker labels per channel for the channel backend, e.g. agent,customer.",
     ),
     Option("console_refresh_sec", _integer(1), 2, "Seconds between console refreshes."),
     Option(
@@ -362,6 +411,11 @@ class Settings:
     cpu_threads: int
     job_timeout_sec: int
     diarization_backend: str
+    pyannote_model: str | None
+    hf_token: str | None
+    diarization_device: str
+    diarization_max_duration_sec: int
+    channel_speaker_names: tuple[str, ...]
     console_refresh_sec: int
     exporter_host: str
     exporter_port: int
@@ -379,7 +433,7 @@ class Settings:
             value = getattr(self, field.name)
             option = OPTIONS_BY_NAME.get(field.name)
             if option is not None and option.secret and isinstance(value, str):
-                value = mask_secret_url(value)
+                value = mask_secret(value)
             items.append((field.name, value))
         return items
 
@@ -392,7 +446,7 @@ def _default_data_dir(environ: Mapping[str, str]) -> Path:
 
 def _shown(option: Option, raw: Any) -> str:
     text = str(raw)
-    return repr(mask_secret_url(text) if option.secret else text)
+    return repr(mask_secret(text) if option.secret else text)
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -445,4 +499,9 @@ def load_settings(
     values["database_url"] = values["database_url"] or f"sqlite:///{data_dir / 'whisperops.db'}"
     values["inbox_dir"] = values["inbox_dir"] or data_dir / "inbox"
     values["output_dir"] = values["output_dir"] or data_dir / "output"
+    if values["diarization_backend"] == "pyannote" and not values["pyannote_model"]:
+        raise ConfigError(
+            "bad setting WHISPEROPS_DIARIZATION_BACKEND = 'pyannote': it needs "
+            "WHISPEROPS_PYANNOTE_MODEL (a Hugging Face id or a local pipeline directory)"
+        )
     return Settings(**values, config_file=file_path)

@@ -32,6 +32,14 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
         )
     row("status", status)
     row("attempt", f"{detail.attempt}   retries {detail.retry_count}")
+    if detail.status.value == "queued" and detail.resume_from_step:
+        row("resumes at", f"{detail.resume_from_step} (the transcript is kept)")
+    if detail.diarization_pending:
+        row(
+            "diarization",
+            f"pending: see the diarization step below; `whisperops rediarize {detail.id}` "
+            "redoes it",
+        )
     row("size", f"{format_bytes(detail.size_bytes)}   sha256 {detail.sha256}")
     if detail.duration_sec is not None:
         row(

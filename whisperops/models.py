@@ -9,6 +9,7 @@ from typing import Any
 from peewee import (
     AutoField,
     BigIntegerField,
+    BooleanField,
     CharField,
     DateTimeField,
     FloatField,
@@ -89,6 +90,12 @@ class Recording(BaseModel):
     progress_ratio = FloatField(null=True)
     estimated_finish_at = DateTimeField(null=True)
     analytics_json = TextField(null=True)
+    # Diarization still to do: the recording was longer than the maximum, the
+    # backend failed, or no backend could run (mono audio, no pyannote model).
+    diarization_pending = BooleanField(default=False, index=True)
+    # Where a queued recording's next attempt starts: None for the first step,
+    # 'diarization' to re-diarize over the kept transcript.
+    resume_from_step = CharField(max_length=32, null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     processing_started_at = DateTimeField(null=True)
@@ -135,6 +142,9 @@ class TranscriptSegment(BaseModel):
     end_sec = FloatField()
     text = TextField()
     speaker = CharField(max_length=64, null=True)
+    # [[start, end, word], ...] from word timestamps, kept so a re-diarization can
+    # split segments at speaker changes without transcribing again.
+    words_json = TextField(null=True)
 
     class Meta:
         table_name = "transcript_segments"

@@ -199,6 +199,7 @@ def requeue(recording_id: int, now: datetime | None = None) -> Recording:
         attempt=recording.attempt + 1,
         retry_count=0,
         error_message=None,
+        resume_from_step=None,  # an operator's requeue runs every step again
         **no_progress(),
         updated_at=now or utcnow(),
     )
@@ -239,3 +240,47 @@ def fail(recording_id: int, reason: str, now: datetime | None = None) -> Recordi
         message,
     )
     return result
+
+
+REDIARIZE_FROM = "diarization"
+
+
+def rediarize(recording_id: int, now: datetime | None = None) -> Recording:
+    """Queue a done recording for diarization, analytics and store_results again.
+
+    The transcript is kept and not recomputed; the worker that picks the recording
+    up starts at the diarization step with today's diarization settings.
+    """
+    recording = get_recording(recording_id)
+    if recording.status != Status.DONE:
+        raise InvalidTransitionError(
+            f"recording #{recording_id} is {recording.status.value}; only done recordings "
+            "(which have a transcript) can be re-diarized"
+        )
+    result = _guarded_update(
+        recording,
+        status=Status.QUEUED,
+        resume_from_step=REDIARIZE_FROM,
+        retry_count=0,
+        updated_at=now or utcnow(),
+    )
+    log.info(
+        "Queued recording %s file_name=%r for re-diarization", recording.id, recording.file_name
+    )
+    return result
+
+
+def rediarize_pending(now: datetime | None = None) -> int:
+    """Queue every done recording flagged diarization_pending; returns how many."""
+    count = (
+        Recording.update(
+            status=Status.QUEUED,
+            resume_from_step=REDIARIZE_FROM,
+            retry_count=0,
+            updated_at=now or utcnow(),
+        )
+        .where(Recording.diarization_pending & (Recording.status == Status.DONE.value))
+        .execute()
+    )
+    log.info("Queued %d recordings pending diarization for re-diarization", count)
+    return count

@@ -95,6 +95,8 @@ class RecordingDetail(RecordingListItem):
     metadata: dict[str, Any] = {}
     parsed_fields: dict[str, Any] = {}
     analytics: dict[str, Any] = {}
+    diarization_pending: bool = False
+    resume_from_step: str | None = None
     processing_started_at: UtcDatetime | None = None
     steps: list[StepRecord] = []
     transcript: TranscriptOut | None = None

@@ -41,6 +41,8 @@ def test_recordings_table_has_correct_columns(migrated_db: Database) -> None:
         "progress_ratio",
         "estimated_finish_at",
         "analytics_json",
+        "diarization_pending",
+        "resume_from_step",
         "created_at",
         "updated_at",
         "processing_started_at",

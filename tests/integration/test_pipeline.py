@@ -9,43 +9,15 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-from redis import Redis
 from rq.timeouts import JobTimeoutException
 
 from tests.audio import SPEECH_TEXT, word_error_rate, write_tone_wav
+from tests.integration.pipeline_helpers import enqueue, ingest, run_burst
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
 from whisperops.pipeline import STEPS, job
 from whisperops.pipeline.fence import FencedRecording
-from whisperops.queueing import enqueue_recording, transcribe_queue
-from whisperops.runtime import init_runtime
-from whisperops.worker import build_transcribe_worker
-
-
-@pytest.fixture
-def pipeline_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
-    configured = dataclasses.replace(settings, redis_url=redis_url, heartbeat_interval_sec=1)
-    init_runtime(configured)
-    return configured
-
-
-def ingest(settings: Settings, path: Path) -> Recording:
-    result = ops.ingest_file(path, settings)
-    assert result.outcome == "added", result.reason
-    return Recording.get_by_id(result.recording_id)
-
-
-def enqueue(settings: Settings, recording: Recording) -> int:
-    queue = transcribe_queue(Redis.from_url(settings.redis_url))
-    queued = enqueue_recording(queue, Recording.get_by_id(recording.id), settings)
-    assert queued is not None
-    return queued.args[1]
-
-
-def run_burst(settings: Settings) -> None:
-    assert build_transcribe_worker(settings).work(burst=True) is True
 
 
 def test_speech_is_transcribed_with_steps_history_and_outputs(
@@ -80,6 +52,9 @@ def test_speech_is_transcribed_with_steps_history_and_outputs(
         StepOutcome.OK,
     ]
     assert all(h.finished_at >= h.started_at for h in history)
+    # auto on mono audio without a pyannote model: skipped, saying what to configure.
+    assert history[3].detail == "mono audio and no pyannote model configured"
+    assert row.diarization_pending is True
 
     transcript = Transcript.get(Transcript.recording == row.id)
     wer = word_error_rate(SPEECH_TEXT, transcript.text)

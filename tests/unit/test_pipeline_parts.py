@@ -3,11 +3,11 @@
 from rq.timeouts import JobTimeoutException
 
 from whisperops.pipeline.analytics import compute_analytics
-from whisperops.pipeline.diarization import SpeakerTurn, assign_speakers
+from whisperops.pipeline.diarization import assign_speakers
 from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.job import failure_message, short_duration
 from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
-from whisperops.pipeline.segments import Segment
+from whisperops.pipeline.segments import Segment, SpeakerTurn, Word
 from whisperops.pipeline.writers import to_srt, to_txt, to_vtt
 
 
@@ -103,8 +103,34 @@ def test_speaker_by_largest_overlap_then_nearest_within_tolerance() -> None:
         SpeakerTurn(1.0, 4.5, "S2"),
         SpeakerTurn(10.0, 12.0, "S1"),
     ]
-    assign_speakers(segments, turns, tolerance_sec=0.5)
-    assert [s.speaker for s in segments] == ["S2", "S2", "S1", None]
+    labelled = assign_speakers(segments, turns, tolerance_sec=0.5)
+    assert [s.speaker for s in labelled] == ["S2", "S2", "S1", None]
+    assert [s.speaker for s in segments] == [None] * 4  # the input is left as it was
+
+
+def test_assign_speakers_splits_a_segment_where_the_speaker_changes() -> None:
+    words = [
+        Word(6.1, 6.5, " Hi"),
+        Word(6.5, 7.0, " Alex."),
+        Word(7.1, 7.4, " I"),  # timing jitter: one word just inside the other turn
+        Word(7.4, 8.0, " see."),
+        Word(8.9, 9.3, " Sorry"),
+        Word(9.3, 9.6, " to"),
+        Word(9.6, 9.9, " hear."),
+    ]
+    segment = Segment(6.1, 9.9, "Hi Alex. I see. Sorry to hear.", words=words)
+    turns = [
+        SpeakerTurn(6.0, 7.2, "customer"),
+        SpeakerTurn(7.2, 7.35, "agent"),
+        SpeakerTurn(7.35, 8.4, "customer"),
+        SpeakerTurn(8.8, 10.0, "agent"),
+    ]
+    split = assign_speakers([segment], turns)
+    assert [(s.start, s.end, s.speaker, s.text) for s in split] == [
+        (6.1, 8.0, "customer", "Hi Alex. I see."),
+        (8.9, 9.9, "agent", "Sorry to hear."),
+    ]
+    assert [w.text for w in split[1].words] == [" Sorry", " to", " hear."]
 
 
 def test_filename_fields() -> None:

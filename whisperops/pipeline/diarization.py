@@ -1,72 +1,147 @@
-"""diarization: who spoke when, and which speaker each transcript segment belongs to."""
+"""diarization: who spoke when, and which speaker each transcript segment belongs to.
+
+Backends implement :class:`Diarizer`. :func:`choose_diarizer` picks one for a recording
+from the settings and the audio, or says why diarization is skipped and whether the
+recording should wait for a later `whisperops rediarize` (pending).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from whisperops.pipeline.segments import Segment
-
-
-@dataclass(frozen=True)
-class SpeakerTurn:
-    start: float
-    end: float
-    speaker: str
-
-
-@dataclass(frozen=True)
-class DiarizationResult:
-    """Speaker turns, or the reason none were produced (then the step is 'skipped')."""
-
-    turns: list[SpeakerTurn]
-    skipped_reason: str | None = None
+from whisperops.config import Settings
+from whisperops.formatting import format_duration
+from whisperops.pipeline.segments import Segment, SpeakerTurn, Word
 
 
 class Diarizer(Protocol):
-    def diarize(
-        self, path: Path, channels: int | None, duration_sec: float
-    ) -> DiarizationResult: ...
+    name: str
+
+    def diarize(self, path: Path) -> list[SpeakerTurn]: ...
 
 
-class NoDiarizer:
-    """Backend 'none': assigns no speakers and says so in the step history."""
+@dataclass(frozen=True)
+class Skip:
+    """Diarization does not run for this recording, and why.
 
-    def diarize(self, path: Path, channels: int | None, duration_sec: float) -> DiarizationResult:
-        return DiarizationResult([], skipped_reason="diarization backend is 'none'")
+    ``pending`` marks reasons that configuration or time can fix (no model yet, too
+    long for this worker), so `whisperops rediarize --pending` finds the recording.
+    """
+
+    reason: str
+    pending: bool
 
 
-def get_diarizer(backend: str) -> Diarizer:
+def choose_diarizer(
+    settings: Settings, channels: int | None, duration_sec: float | None
+) -> Diarizer | Skip:
+    backend = settings.diarization_backend
     if backend == "none":
-        return NoDiarizer()
-    raise ValueError(f"unknown diarization backend {backend!r}")
+        return Skip("diarization backend is 'none'", pending=False)
+    limit = settings.diarization_max_duration_sec
+    if limit and (duration_sec or 0.0) > limit:
+        return Skip(
+            f"{format_duration(duration_sec)} is longer than diarization_max_duration_sec "
+            f"({format_duration(limit)}); pending re-diarization",
+            pending=True,
+        )
+    if backend == "auto":
+        if settings.pyannote_model:
+            backend = "pyannote"
+        elif channels == 2:
+            backend = "channel"
+        else:
+            audio = "mono audio" if (channels or 1) == 1 else f"{channels}-channel audio"
+            return Skip(f"{audio} and no pyannote model configured", pending=True)
+    if backend == "channel":
+        if (channels or 1) < 2:
+            return Skip("mono audio: the channel backend needs two channels", pending=False)
+        from whisperops.pipeline.channel_diarizer import ChannelDiarizer
+
+        return ChannelDiarizer(settings.channel_speaker_names)
+    from whisperops.pipeline.pyannote_diarizer import load_pyannote
+
+    return load_pyannote(settings)
+
+
+def _gap(start: float, end: float, turn: SpeakerTurn) -> float:
+    return max(turn.start - end, start - turn.end)
+
+
+def speaker_of(
+    start: float, end: float, turns: list[SpeakerTurn], tolerance_sec: float
+) -> str | None:
+    """The speaker whose turns overlap [start, end] most; else the nearest turn's
+    speaker if it is within ``tolerance_sec``; else None."""
+    overlap: dict[str, float] = {}
+    for turn in turns:
+        shared = min(end, turn.end) - max(start, turn.start)
+        if shared > 0:
+            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+    if overlap:
+        return max(overlap, key=overlap.__getitem__)
+    nearest = min(turns, key=lambda turn: _gap(start, end, turn), default=None)
+    if nearest is not None and _gap(start, end, nearest) <= tolerance_sec:
+        return nearest.speaker
+    return None
+
+
+def _word_speakers(segment: Segment, turns: list[SpeakerTurn], tolerance_sec: float) -> list:
+    # Only overlap counts for a word: word timings drift by a few hundred ms, so a
+    # word between turns belongs with its neighbours, not with the nearest turn.
+    speakers = [speaker_of(w.start, w.end, turns, 0.0) for w in segment.words]
+    for index in range(1, len(speakers)):
+        speakers[index] = speakers[index] or speakers[index - 1]
+    for index in range(len(speakers) - 2, -1, -1):
+        speakers[index] = speakers[index] or speakers[index + 1]
+    # A single word between two of the other speaker's is timing jitter.
+    for index in range(1, len(speakers) - 1):
+        if speakers[index - 1] == speakers[index + 1] != speakers[index]:
+            speakers[index] = speakers[index - 1]
+    if not any(speakers):
+        whole = speaker_of(segment.start, segment.end, turns, tolerance_sec)
+        speakers = [whole] * len(speakers)
+    return speakers
 
 
 def assign_speakers(
     segments: list[Segment], turns: list[SpeakerTurn], tolerance_sec: float = 0.5
-) -> None:
-    """Give each segment the speaker whose turns overlap it most.
+) -> list[Segment]:
+    """The segments with speakers, split where the speaker changes within one.
 
-    A segment that overlaps no turn takes the nearest turn's speaker if that turn
-    is within ``tolerance_sec``; otherwise it keeps no speaker.
+    With word timings, each word takes the speaker whose turns overlap it most and a
+    segment is cut between words of different speakers; without, the whole segment
+    takes that speaker. Either way a stretch that overlaps no turn takes the nearest
+    turn's speaker within ``tolerance_sec``, else none. No turns: no speakers.
     """
+    result = []
     for segment in segments:
-        overlap: dict[str, float] = {}
-        for turn in turns:
-            shared = min(segment.end, turn.end) - max(segment.start, turn.start)
-            if shared > 0:
-                overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
-        if overlap:
-            segment.speaker = max(overlap, key=overlap.__getitem__)
+        if not segment.words:
+            speaker = speaker_of(segment.start, segment.end, turns, tolerance_sec)
+            result.append(dataclasses.replace(segment, speaker=speaker))
             continue
-        nearest = min(
-            turns,
-            key=lambda turn: max(turn.start - segment.end, segment.start - turn.end),
-            default=None,
-        )
-        if (
-            nearest is not None
-            and max(nearest.start - segment.end, segment.start - nearest.end) <= tolerance_sec
+        runs: list[tuple[str | None, list[Word]]] = []
+        for word, speaker in zip(
+            segment.words, _word_speakers(segment, turns, tolerance_sec), strict=True
         ):
-            segment.speaker = nearest.speaker
+            if runs and runs[-1][0] == speaker:
+                runs[-1][1].append(word)
+            else:
+                runs.append((speaker, [word]))
+        if len(runs) == 1:
+            result.append(dataclasses.replace(segment, speaker=runs[0][0]))
+            continue
+        result.extend(
+            Segment(
+                start=words[0].start,
+                end=words[-1].end,
+                text="".join(word.text for word in words).strip(),
+                speaker=speaker,
+                words=words,
+            )
+            for speaker, words in runs
+        )
+    return result

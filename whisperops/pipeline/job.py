@@ -19,6 +19,7 @@ from rq.timeouts import BaseTimeoutException
 
 from whisperops.config import Settings
 from whisperops.db import database_proxy, utcnow
+from whisperops.errors import WhisperopsError
 from whisperops.models import (
     Recording,
     Status,
@@ -30,12 +31,12 @@ from whisperops.models import (
 from whisperops.outputs import output_paths
 from whisperops.pipeline import STEPS
 from whisperops.pipeline.analytics import compute_analytics
-from whisperops.pipeline.diarization import assign_speakers, get_diarizer
+from whisperops.pipeline.diarization import Skip, assign_speakers, choose_diarizer
 from whisperops.pipeline.fence import Fenced, FencedRecording
 from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.media import AudioInfo, MediaError, probe_audio
 from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
-from whisperops.pipeline.segments import Segment
+from whisperops.pipeline.segments import Segment, Word
 from whisperops.pipeline.transcriber import model_label, start_transcription
 from whisperops.pipeline.writers import atomic_write, to_json, to_srt, to_txt, to_vtt
 from whisperops.runtime import runtime
@@ -74,8 +75,10 @@ class JobState:
     language: str | None = None
     language_probability: float | None = None
     estimator: ProgressEstimator | None = None
+    model_name: str | None = None
     analytics: dict = field(default_factory=dict)
-    diarization_detail: str | None = None
+    diarization_error: str | None = None  # the failed diarization's message; the job goes on
+    diarization_pending: bool = False
     fenced: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -162,6 +165,7 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     started = time.monotonic()
     info, decoded = start_transcription(Path(state.recording.file_path), settings)
     state.language, state.language_probability = info.language, info.language_probability
+    state.model_name = model_label(settings)
     state.estimator = ProgressEstimator(
         info.duration_sec, info.decode_duration_sec, pace.seconds_per_window, started=started
     )
@@ -212,18 +216,47 @@ def log_progress(state: JobState) -> None:
 
 
 def diarization(state: JobState) -> tuple[StepOutcome, str | None]:
-    diarizer = get_diarizer(state.settings.diarization_backend)
-    audio = state.audio
-    result = diarizer.diarize(
-        Path(state.recording.file_path),
-        audio.channels if audio else None,
-        audio.duration_sec if audio else 0.0,
+    """Speakers for the transcript. Never fatal: on failure the transcript is kept,
+    the step is recorded as failed and the recording ends DONE with the error shown."""
+    recording, audio = state.recording, state.audio
+    choice = None
+    try:
+        choice = choose_diarizer(
+            state.settings,
+            audio.channels if audio else None,
+            audio.duration_sec if audio else None,
+        )
+        if isinstance(choice, Skip):
+            state.diarization_pending = choice.pending
+            state.segments = assign_speakers(state.segments, [])  # drops earlier speakers
+            return StepOutcome.SKIPPED, choice.reason
+        turns = choice.diarize(Path(recording.file_path))
+    except BaseTimeoutException:
+        raise
+    except Exception as exc:
+        # Only the pyannote backend can fail to load (choice is still None then).
+        backend = choice.name if choice is not None else "pyannote"
+        state.diarization_pending = True
+        state.diarization_error = failure_message("diarization", len(state.segments), exc)
+        log.warning(
+            "Diarization failed for %s (%s backend); keeping the transcript without speakers: %s",
+            state.who,
+            backend,
+            exc,
+            exc_info=not isinstance(exc, WhisperopsError),
+        )
+        state.segments = assign_speakers(state.segments, [])
+        return StepOutcome.FAILED, f"{backend}: {exc}"
+    before = len(state.segments)
+    state.segments = assign_speakers(state.segments, turns)
+    speakers = sorted({turn.speaker for turn in turns})
+    labelled = sum(1 for segment in state.segments if segment.speaker)
+    split = len(state.segments) - before
+    return StepOutcome.OK, (
+        f"{choice.name}: {len(speakers)} speakers, "
+        f"{labelled}/{len(state.segments)} segments labelled"
+        + (f" ({split} more after splitting at speaker changes)" if split else "")
     )
-    if result.skipped_reason:
-        return StepOutcome.SKIPPED, result.skipped_reason
-    assign_speakers(state.segments, result.turns)
-    speakers = sorted({turn.speaker for turn in result.turns})
-    return StepOutcome.OK, f"{len(speakers)} speakers"
 
 
 def analytics(state: JobState) -> tuple[StepOutcome, str | None]:
@@ -236,7 +269,7 @@ def analytics(state: JobState) -> tuple[StepOutcome, str | None]:
 def store_results(state: JobState) -> tuple[StepOutcome, str | None]:
     recording = state.recording
     paths = output_paths(state.settings.output_dir, recording)
-    model = model_label(state.settings)
+    model = state.model_name or model_label(state.settings)
     text = " ".join(segment.text for segment in state.segments).strip()
     document = {
         "recording_id": recording.id,
@@ -253,6 +286,10 @@ def store_results(state: JobState) -> tuple[StepOutcome, str | None]:
                 "end": round(s.end, 3),
                 "text": s.text,
                 "speaker": s.speaker,
+                "words": [
+                    {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.text.strip()}
+                    for w in s.words
+                ],
             }
             for s in state.segments
         ],
@@ -286,6 +323,7 @@ def store_results(state: JobState) -> tuple[StepOutcome, str | None]:
                     "end_sec": s.end,
                     "text": s.text,
                     "speaker": s.speaker,
+                    "words_json": words_json(s.words),
                 }
                 for i, s in enumerate(state.segments)
             ]
@@ -313,6 +351,40 @@ STEP_FUNCTIONS: dict[str, Callable[[JobState], tuple[StepOutcome, str | None]]] 
 assert tuple(STEP_FUNCTIONS) == STEPS
 
 
+def words_json(words: list[Word]) -> str | None:
+    if not words:
+        return None
+    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in words])
+
+
+def words_from_json(text: str | None) -> list[Word]:
+    return [Word(start, end, word) for start, end, word in json.loads(text)] if text else []
+
+
+def resume_from_kept_results(state: JobState) -> bool:
+    """Load what the steps before diarization produced last time; False if it is gone."""
+    recording = state.recording
+    transcript = Transcript.get_or_none(Transcript.recording == recording.id)
+    if transcript is None or recording.duration_sec is None:
+        return False
+    state.segments = [
+        Segment(row.start_sec, row.end_sec, row.text, row.speaker, words_from_json(row.words_json))
+        for row in transcript.segments.order_by(TranscriptSegment.position)
+    ]
+    state.language = transcript.language
+    state.language_probability = transcript.language_probability
+    state.model_name = transcript.model_name
+    state.audio = AudioInfo(
+        duration_sec=recording.duration_sec,
+        sample_rate=recording.sample_rate,
+        channels=recording.channels,
+        codec=recording.codec,
+        container_format=recording.container_format,
+        bit_rate=recording.bit_rate,
+    )
+    return True
+
+
 def failure_message(step: str, segments: int, exc: BaseException) -> str:
     """error_message in the spec's formats, naming the step (and segments in transcribe)."""
     if isinstance(exc, BaseTimeoutException):
@@ -337,11 +409,19 @@ def process_recording(recording_id: int, attempt: int) -> str:
         )
         return "superseded"
     state = JobState(recording=recording, settings=settings, fence=fence)
+    first = STEPS.index(recording.resume_from_step) if recording.resume_from_step else 0
+    if first and not resume_from_kept_results(state):
+        first = 0  # nothing kept to resume from (transcript deleted): run every step
     heartbeat = Heartbeat(state, settings.heartbeat_interval_sec)
     heartbeat.start()
-    log.info("Processing %s attempt %s", state.who, attempt)
+    log.info(
+        "Processing %s attempt %s%s",
+        state.who,
+        attempt,
+        f", from step {STEPS[first]} over the kept transcript" if first else "",
+    )
     try:
-        for number, step in enumerate(STEPS):
+        for number, step in enumerate(STEPS[first:], start=first):
             state.check_fence()
             state.step = step
             run = fence.begin_step(step)
@@ -361,7 +441,14 @@ def process_recording(recording_id: int, attempt: int) -> str:
                 fence.end_step(run, StepOutcome.FAILED, str(exc) or repr(exc))
                 raise
             fence.end_step(run, outcome, detail)
-        fence.update(status=Status.DONE, processed_at=utcnow(), error_message=None)
+        fence.update(
+            status=Status.DONE,
+            processed_at=utcnow(),
+            # DONE, yet a failed diarization stays visible (show, console, list --failed-step).
+            error_message=state.diarization_error,
+            diarization_pending=state.diarization_pending,
+            resume_from_step=None,
+        )
         log.info("Recording done: %s, %d segments", state.who, len(state.segments))
         return Status.DONE.value
     except Fenced:
@@ -400,7 +487,7 @@ def process_recording(recording_id: int, attempt: int) -> str:
             exc_info=not isinstance(exc, MediaError | BaseTimeoutException),
         )
         try:
-            fence.update(status=Status.FAILED, error_message=message)
+            fence.update(status=Status.FAILED, error_message=message, resume_from_step=None)
         except Fenced:
             return "superseded"
         return Status.FAILED.value

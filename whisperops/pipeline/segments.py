@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word with its timing (faster-whisper word timestamps); text keeps its space."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass
@@ -11,7 +20,18 @@ class Segment:
     end: float
     text: str
     speaker: str | None = None
+    # Empty when transcribed without word timestamps (diarization backend 'none').
+    words: list[Word] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of time in which one speaker talks, as a diarization backend found it."""
+
+    start: float
+    end: float
+    speaker: str

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whisperops.config import Settings
-from whisperops.pipeline.segments import Segment
+from whisperops.pipeline.segments import Segment, Word
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,9 @@ def start_transcription(
         beam_size=settings.beam_size,
         vad_filter=settings.vad_filter,
         language=settings.language,
+        # Word timings let diarization split a segment where the speaker changes
+        # (Whisper segments often run across two speakers' lines).
+        word_timestamps=settings.diarization_backend != "none",
     )
     details = TranscriptionInfo(
         language=info.language,
@@ -85,7 +88,8 @@ def start_transcription(
 
     def segments() -> Iterator[tuple[Segment, int]]:
         for raw in raw_segments:
-            yield Segment(start=raw.start, end=raw.end, text=raw.text.strip()), raw.seek
+            words = [Word(w.start, w.end, w.word) for w in raw.words or []]
+            yield Segment(raw.start, raw.end, raw.text.strip(), words=words), raw.seek
 
     return details, segments()
 

@@ -1,0 +1,211 @@
+"""The diarization step in the real pipeline: channel and pyannote backends, skips,
+non-fatal failures and re-diarization, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from tests.conftest import require_pyannote
+from tests.integration.cli_runner import run_cli
+from tests.integration.pipeline_helpers import enqueue, process, run_burst
+from tests.stereo_calls import StereoCall, build_espeak_call
+from whisperops import ops
+from whisperops.config import Settings
+from whisperops.models import (
+    Recording,
+    Status,
+    StepOutcome,
+    StepRun,
+    Transcript,
+    TranscriptSegment,
+)
+from whisperops.pipeline import STEPS
+from whisperops.pipeline.diarization import assign_speakers
+from whisperops.pipeline.job import words_from_json
+from whisperops.pipeline.segments import Segment, SpeakerTurn
+from whisperops.runtime import init_runtime
+
+
+@pytest.fixture(scope="module")
+def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> StereoCall:
+    return build_espeak_call(tmp_path_factory.mktemp("calls") / "call-0042.wav")
+
+
+def configure(settings: Settings, **changes) -> Settings:
+    configured = dataclasses.replace(settings, **changes)
+    init_runtime(configured)
+    return configured
+
+
+def diarization_run(recording_id: int, attempt: int | None = None) -> StepRun:
+    query = StepRun.select().where(
+        (StepRun.recording == recording_id) & (StepRun.step == "diarization")
+    )
+    if attempt is not None:
+        query = query.where(StepRun.attempt == attempt)
+    return query.order_by(StepRun.id.desc()).get()
+
+
+def stored_segments(recording_id: int) -> list[Segment]:
+    transcript = Transcript.get(Transcript.recording == recording_id)
+    return [
+        Segment(s.start_sec, s.end_sec, s.text, s.speaker, words_from_json(s.words_json))
+        for s in transcript.segments.order_by(TranscriptSegment.position)
+    ]
+
+
+def expected_speakers(segments: list[Segment], call: StereoCall) -> list[str | None]:
+    """The speaker of each segment by largest overlap with the call's true turns."""
+    plain = [Segment(s.start, s.end, s.text) for s in segments]
+    truth = [SpeakerTurn(t.start, t.end, t.speaker) for t in call.turns]
+    return [s.speaker for s in assign_speakers(plain, truth)]
+
+
+def test_stereo_call_gets_speakers_by_channel_everywhere(
+    pipeline_settings: Settings, stereo_call: StereoCall, environ: dict[str, str]
+) -> None:
+    settings = configure(pipeline_settings, channel_speaker_names=("agent", "customer"))
+    row = process(settings, stereo_call.path)
+    assert row.status is Status.DONE, row.error_message
+    assert row.channels == 2 and row.error_message is None and not row.diarization_pending
+
+    run = diarization_run(row.id)
+    assert run.outcome is StepOutcome.OK
+    assert run.detail.startswith("channel: 2 speakers, ")
+
+    segments = stored_segments(row.id)
+    got = [s.speaker for s in segments]
+    want = expected_speakers(segments, stereo_call)
+    agreement = sum(g == w for g, w in zip(got, want, strict=True)) / len(segments)
+    print(f"segments with the true speaker: {agreement:.0%} of {len(segments)}")
+    print([(round(s.start, 1), round(s.end, 1), s.speaker, s.text) for s in segments])
+    assert agreement >= 0.9 and set(got) == {"agent", "customer"}
+
+    talk = row.analytics["speaker_talk_sec"]
+    assert set(talk) == {"agent", "customer"} and all(sec > 5 for sec in talk.values())
+    assert row.analytics["speaker_turns"]["agent"] >= 3
+
+    detail = ops.show_recording(row.id, settings)
+    files = {Path(p).suffix: Path(p) for p in detail.output_files}
+    document = json.loads(files[".json"].read_text())
+    assert [s["speaker"] for s in document["segments"]] == got
+    assert "[agent] " in files[".srt"].read_text()
+    assert "<v customer>" in files[".vtt"].read_text()
+    assert "customer: " in files[".txt"].read_text()
+
+    shown = run_cli(environ, "show", str(row.id))
+    assert shown.returncode == 0, shown.stderr
+    assert "speakers    agent " in shown.stdout and "customer" in shown.stdout
+    assert "] agent: " in shown.stdout
+
+
+def test_too_long_is_skipped_pending_then_rediarized_without_transcribing(
+    pipeline_settings: Settings, stereo_call: StereoCall, environ: dict[str, str], redis: Redis
+) -> None:
+    settings = configure(pipeline_settings, diarization_max_duration_sec=20)
+    row = process(settings, stereo_call.path)
+    assert row.status is Status.DONE and row.diarization_pending
+    run = diarization_run(row.id)
+    assert run.outcome is StepOutcome.SKIPPED
+    assert "longer than diarization_max_duration_sec (20s); pending" in run.detail
+    before = Transcript.get(Transcript.recording == row.id)
+    assert {s.speaker for s in stored_segments(row.id)} == {None}
+    shown = run_cli(environ, "show", str(row.id))
+    assert "diarization pending" in shown.stdout.replace(":", "")
+
+    # The operator lifts the limit and re-diarizes what is pending.
+    settings = configure(settings, diarization_max_duration_sec=0)
+    cli_env = {**environ, "REDIS_URL": settings.redis_url}
+    result = run_cli(cli_env, "rediarize", "--pending")
+    assert result.returncode == 0, result.stderr
+    assert "queued 1 recordings pending diarization" in result.stdout
+    queued = Recording.get_by_id(row.id)
+    assert queued.status is Status.QUEUED and queued.resume_from_step == "diarization"
+
+    attempt = enqueue(settings, queued)
+    run_burst(settings)
+
+    done = Recording.get_by_id(row.id)
+    assert done.status is Status.DONE and not done.diarization_pending
+    assert done.resume_from_step is None
+    history = StepRun.select().where((StepRun.recording == row.id) & (StepRun.attempt == attempt))
+    assert [h.step for h in history.order_by(StepRun.id)] == list(STEPS[3:])
+    assert diarization_run(row.id, attempt).outcome is StepOutcome.OK
+    after = Transcript.get(Transcript.recording == row.id)
+    assert after.text == before.text and after.model_name == before.model_name
+    assert {s.speaker for s in stored_segments(row.id)} == {"left", "right"}
+    assert set(done.analytics["speaker_talk_sec"]) == {"left", "right"}
+
+
+def test_failing_backend_keeps_the_transcript_and_shows_the_error(
+    pipeline_settings: Settings, stereo_call: StereoCall, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    missing = tmp_path / "no-such-model"
+    settings = configure(
+        pipeline_settings, diarization_backend="pyannote", pyannote_model=str(missing)
+    )
+    row = process(settings, stereo_call.path)
+    assert row.status is Status.DONE
+    assert row.error_message.startswith("Step diarization failed: ")
+    assert row.diarization_pending
+    run = diarization_run(row.id)
+    assert run.outcome is StepOutcome.FAILED and run.detail.startswith("pyannote: ")
+    segments = stored_segments(row.id)
+    assert segments and {s.speaker for s in segments} == {None}
+    assert [h.outcome for h in StepRun.select().where(StepRun.step == "store_results")] == [
+        StepOutcome.OK
+    ]
+    shown = run_cli(environ, "show", str(row.id))
+    assert "error       Step diarization failed: " in shown.stdout
+    assert "status      done" in shown.stdout
+
+
+def test_rediarize_refuses_what_is_not_done(
+    pipeline_settings: Settings, stereo_call: StereoCall, environ: dict[str, str]
+) -> None:
+    result = ops.ingest_file(stereo_call.path, pipeline_settings)
+    refused = run_cli(environ, "rediarize", str(result.recording_id))
+    assert refused.returncode == 1
+    assert "is queued; only done recordings" in refused.stderr
+    assert run_cli(environ, "rediarize").returncode == 2  # neither ids nor --pending
+
+
+def test_pyannote_backend_from_a_local_directory(
+    pipeline_settings: Settings, speech_wav: Path, tmp_path: Path, caplog
+) -> None:
+    """The real loading path, offline, on a small random pipeline; not accuracy."""
+    require_pyannote()
+    from tests.pyannote_pipeline import build_random_pipeline
+    from whisperops.pipeline.pyannote_diarizer import load_pyannote
+
+    model_dir = build_random_pipeline(tmp_path / "pyannote-model")
+    settings = configure(pipeline_settings, pyannote_model=str(model_dir))  # auto -> pyannote
+    caplog.set_level(logging.INFO, logger="whisperops")
+
+    first = process(settings, speech_wav)
+    second_path = tmp_path / "again.wav"
+    second_path.write_bytes(speech_wav.read_bytes() + b"\0\0")  # other content, same speech
+    second = process(settings, second_path)
+
+    for row in (first, second):
+        assert row.status is Status.DONE and row.error_message is None
+        run = diarization_run(row.id)
+        assert run.outcome is StepOutcome.OK and run.detail.startswith("pyannote: ")
+    loads = [r for r in caplog.records if r.getMessage().startswith("Loaded pyannote pipeline")]
+    assert len(loads) == 1 and " on cpu " in loads[0].getMessage()  # once per worker process
+
+    diarizer = load_pyannote(settings)
+    assert diarizer is load_pyannote(settings) and diarizer.device == "cpu"
+    turns = diarizer.diarize(speech_wav)
+    assert turns and all(t.speaker.startswith("SPEAKER_") for t in turns)
+    segments = stored_segments(first.id)
+    expected = assign_speakers(
+        [Segment(s.start, s.end, s.text, words=s.words) for s in segments], turns
+    )
+    assert [s.speaker for s in segments] == [s.speaker for s in expected]
