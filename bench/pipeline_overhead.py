@@ -77,7 +77,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["overhead", "throughput"], help="run just one part")
     options = parser.parse_args()
 
-    settings = scratch_settings(max_in_flight=1000, heartbeat_interval_sec=30)
+    settings = scratch_settings(
+        max_in_flight=1000, heartbeat_interval_sec=30, diarization_backend="none"
+    )
     audio = Path(tempfile.mkdtemp(prefix="bench-audio-"))
     long_file = speech_file(audio, "long.wav", options.long_seconds, seed=1)
     shorts = [

@@ -87,6 +87,7 @@ class WhisperopsCollector(Collector):
         self.now = now
         self.tally = StepHistoryTally(since=now())
         self._totals: dict[Status, int] = {}
+        self._pending = 0
         self._totals_read_at = float("-inf")
 
     def describe(self) -> list[Metric]:
@@ -133,6 +134,13 @@ class WhisperopsCollector(Collector):
                 status: Recording.select().where(Recording.status == status).count()
                 for status in _FINISHED_STATUSES
             }
+            # Can be most of the archive (mono recordings before a pyannote model is
+            # configured), so it is re-counted with the totals, not at every scrape.
+            self._pending = (
+                Recording.select()
+                .where(Recording.diarization_pending & (Recording.status == Status.DONE.value))
+                .count()
+            )
             self._totals_read_at = time.monotonic()
         return {**counts, **self._totals}
 
@@ -147,6 +155,14 @@ class WhisperopsCollector(Collector):
         for status in Status:
             by_status.add_metric([status.value], counts.get(status, 0))
         yield by_status
+
+        pending = GaugeMetricFamily(
+            "whisper_recordings_diarization_pending",
+            "Done recordings still without speakers: too long, diarization failed, or no "
+            f"backend could run (refreshed every {TOTALS_TTL_SEC:.0f}s).",
+        )
+        pending.add_metric([], self._pending)
+        yield pending
 
         processing = list(
             Recording.select(

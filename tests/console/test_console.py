@@ -176,6 +176,33 @@ async def test_detail_view_shows_history_transcript_and_error(
         assert "Step extract_metadata failed: truncated.mp3" in str(body.render())
 
 
+async def test_done_recording_shows_its_diarization_failure(
+    console_settings: Settings, recordings: dict[str, int]
+) -> None:
+    done = recordings["done"]
+    bind_database(console_settings.database_url)
+    Recording.update(
+        error_message="Step diarization failed: pyannote_model /models/x: no config.yaml there",
+        diarization_pending=True,
+    ).where(Recording.id == done).execute()
+    app = make_app(console_settings)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.query_one(DataTable).row_count == 6)
+        assert cell(app, done, "status") == "done"
+        assert cell(app, done, "error").startswith("Step diarization failed: pyannote_model")
+        await select(pilot, app, done)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        body = app.screen.query_one("#detail-body", Static)
+        await wait_for(pilot, lambda: "Steps:" in str(body.render()))
+        text = str(body.render())
+        assert "error       Step diarization failed: pyannote_model" in text
+        assert (
+            f"diarization pending: see the diarization step below; `whisperops rediarize {done}`"
+            in text
+        )
+
+
 async def test_refresh_picks_up_step_change_and_keeps_cursor(
     console_settings: Settings, recordings: dict[str, int]
 ) -> None:

@@ -63,8 +63,11 @@ def test_metrics_from_db_and_redis(metric_settings: Settings, redis: Redis) -> N
         finished_at=NOW - timedelta(minutes=50, seconds=59),
     )
 
+    Recording.update(diarization_pending=True).where(Recording.id == ids["done"]).execute()
+
     found = samples(scrape(collector))
 
+    assert found[("whisper_recordings_diarization_pending", ())] == 1
     assert found[("whisperops_database_up", ())] == 1
     assert found[("whisperops_redis_up", ())] == 1
     assert found[("whisper_processing_recordings", ())] == 2

@@ -1,0 +1,145 @@
+"""Diarization: channel backend accuracy and cost, word-timestamp cost, pyannote load and speed.
+
+Run: .venv/bin/python -m bench.diarization   (needs the diarization extra for DER and pyannote)
+
+1. Channel backend DER (pyannote.metrics, no collar) against the known turns of
+   generated stereo calls: espeak-ng two-voice calls and pyannote.audio's sample.wav
+   with its reference turns put on two channels; bleed -20 dB and SNR 30 dB is the
+   target case (DER <= 5%), the other rows show where it degrades.
+2. Channel backend time as a fraction of the transcription time of the same call.
+3. Word timestamps (which let diarization split segments at speaker changes):
+   transcription time with them over without, same model, same file.
+4. pyannote backend with the small random test pipeline (tests/pyannote_pipeline.py):
+   load time, and diarization time per minute of audio on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Stopwatch, scratch_settings, speech_file
+from tests.stereo_calls import (
+    SPEAKERS,
+    Turn,
+    build_call_from_reference,
+    build_espeak_call,
+    diarization_error_rate,
+)
+from whisperops.pipeline.channel_diarizer import ChannelDiarizer
+from whisperops.pipeline.transcriber import load_model
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+
+def best_of(runs: int, action) -> float:
+    times = []
+    for _ in range(runs):
+        with Stopwatch() as watch:
+            action()
+        times.append(watch.seconds)
+    return min(times)
+
+
+def transcribe_seconds(settings, path: Path, word_timestamps: bool) -> float:
+    model = load_model(settings)
+
+    def run() -> None:
+        segments, _info = model.transcribe(
+            str(path),
+            beam_size=settings.beam_size,
+            vad_filter=settings.vad_filter,
+            word_timestamps=word_timestamps,
+        )
+        list(segments)
+
+    return best_of(3, run)
+
+
+def channel_der(folder: Path) -> list[tuple[str, float, float]]:
+    import pyannote.audio
+
+    sample = Path(os.path.dirname(pyannote.audio.__file__)) / "sample"
+    rows = []
+    for bleed in (-30.0, -20.0, -12.0):
+        for snr in (30.0, 15.0):
+            calls = {
+                "espeak call": build_espeak_call(folder / "e.wav", bleed_db=bleed, snr_db=snr),
+                "sample.wav": build_call_from_reference(
+                    folder / "s.wav",
+                    sample / "sample.wav",
+                    sample / "sample.rttm",
+                    bleed_db=bleed,
+                    snr_db=snr,
+                ),
+            }
+            for name, call in calls.items():
+                found = ChannelDiarizer(SPEAKERS).diarize(call.path)
+                hypothesis = [Turn(t.start, t.end, t.speaker) for t in found]
+                der = diarization_error_rate(call.turns, hypothesis)
+                rows.append((f"{name}, bleed {bleed:.0f} dB, SNR {snr:.0f} dB", der, bleed))
+    return rows
+
+
+def pyannote_speed(folder: Path, settings) -> tuple[float, float, float, float]:
+    from tests.pyannote_pipeline import build_random_pipeline
+    from whisperops.pipeline.pyannote_diarizer import load_pyannote
+
+    # In a fresh interpreter: this one has imported pyannote already (for sample.wav).
+    probe = "import time; t = time.perf_counter(); import torch, pyannote.audio; "
+    probe += "print(time.perf_counter() - t)"
+    imports = float(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    model = build_random_pipeline(folder / "pyannote-model")
+    configured = dataclasses.replace(settings, pyannote_model=str(model), diarization_device="cpu")
+    with Stopwatch() as load:
+        diarizer = load_pyannote(configured)
+    audio = speech_file(folder, "minute.wav", 60, seed=3)
+    diarizer.diarize(audio)  # warm-up: first call probes the embedding model
+    seconds = best_of(3, lambda: diarizer.diarize(audio))
+    from faster_whisper.audio import decode_audio
+
+    minutes = len(decode_audio(str(audio))) / 16000 / 60
+    return imports, load.seconds, seconds / minutes, minutes
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-diarization-"))
+    settings = scratch_settings()
+
+    print("1. Channel backend DER (no collar), target <= 5% at bleed -20 dB, SNR 30 dB")
+    for name, der, _bleed in channel_der(folder):
+        print(f"   {name:<40} DER {der:6.1%}")
+
+    call = build_espeak_call(folder / "call.wav")
+    channel = best_of(5, lambda: ChannelDiarizer(SPEAKERS).diarize(call.path))
+    with_words = transcribe_seconds(settings, call.path, word_timestamps=True)
+    without_words = transcribe_seconds(settings, call.path, word_timestamps=False)
+    print(
+        f"2. Channel backend on a {call.duration_sec:.0f}-s call: {channel * 1000:.0f} ms = "
+        f"{channel / with_words:.1%} of its transcription ({with_words:.2f} s)"
+    )
+    print(
+        f"3. Word timestamps: {with_words:.2f} s with / {without_words:.2f} s without = "
+        f"{with_words / without_words:.3f}"
+    )
+
+    started = time.perf_counter()
+    imports, load, per_minute, minutes = pyannote_speed(folder, settings)
+    print(
+        f"4. pyannote (random test pipeline, CPU): import torch+pyannote {imports:.1f} s, "
+        f"pipeline load {load:.2f} s, {per_minute:.2f} s per audio minute "
+        f"(on {minutes:.2f} min of speech; {time.perf_counter() - started:.0f} s in all)"
+    )
+
+
+if __name__ == "__main__":
+    main()
