@@ -16,7 +16,7 @@ from redis import Redis
 from whisperops.config import Settings
 from whisperops.db import utcnow
 from whisperops.enqueue import EnqueueReport, enqueue_queued
-from whisperops.models import Recording, Status, no_progress
+from whisperops.models import Recording, Status, StepOutcome, StepRun, no_progress
 from whisperops.queueing import transcribe_queue
 from whisperops.queues import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 
@@ -92,6 +92,17 @@ def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> Non
             .execute()
         )
         if changed:
+            # The lost worker never closed its step: say in the history what became of it.
+            StepRun.update(
+                finished_at=now,
+                outcome=StepOutcome.FAILED,
+                detail=f"abandoned: no update for {int(age_sec)}s (worker lost); "
+                f"{'failed' if give_up else 'requeued'} by the sweep",
+            ).where(
+                (StepRun.recording == recording.id)
+                & (StepRun.attempt == recording.attempt)
+                & StepRun.finished_at.is_null()
+            ).execute()
             (report.failed if give_up else report.requeued).append(recording.id)
             log.warning(
                 "%s recording id=%s file_name=%r (retry %d of %d)",

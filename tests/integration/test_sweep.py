@@ -18,7 +18,7 @@ from tests.integration.cli_runner import run_cli
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.db import is_postgres
-from whisperops.models import Recording, Status
+from whisperops.models import Recording, Status, StepOutcome, StepRun
 from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID, TRANSCRIBE_QUEUE, job_id
 from whisperops.runtime import init_runtime
 from whisperops.scheduler import build_scheduler, register_sweep
@@ -83,11 +83,17 @@ def test_stuck_below_max_is_requeued_and_enqueued(
     recording = make_recording(
         sweep_settings, tmp_path, "a.wav", 300, error_message="old", **stuck_fields(0)
     )
+    started = NOW - timedelta(minutes=40)
+    StepRun.create(recording=recording.id, attempt=2, step="transcribe", started_at=started)
 
     report = enqueue_pending_recordings(sweep_settings, redis, now=NOW)
 
     row = Recording.get_by_id(recording.id)
     assert report.requeued == [recording.id]
+    # The lost worker's open step is closed in the history, saying what happened.
+    run = StepRun.get(StepRun.recording == recording.id)
+    assert run.finished_at == NOW and run.outcome is StepOutcome.FAILED
+    assert run.detail == "abandoned: no update for 1025s (worker lost); requeued by the sweep"
     assert row.status is Status.QUEUED
     assert row.error_message is None
     assert row.retry_count == 1
