@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
@@ -55,6 +57,10 @@ def redis_url(settings: Settings) -> str:
             return running.url
         time.sleep(0.1)
     return ensure_embedded_valkey(settings.data_dir).url
+
+
+# What a lost or restarting Redis raises; long-running processes ride these out.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 def connect_redis(settings: Settings) -> Redis:

@@ -10,6 +10,7 @@ from rq_scheduler import Scheduler
 from whisperops.config import Settings
 from whisperops.db import utcnow
 from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID
+from whisperops.redis_server import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,51 @@ SWEEP_FUNCTION = "whisperops.sweep.run_scheduled_sweep"
 MAX_POLL_SEC = 5
 
 
+class SweepScheduler(Scheduler):
+    """rq-scheduler that keeps the sweep scheduled through Redis restarts and flushes.
+
+    The schedule lives in Redis: after a restart or flush it is gone and, without
+    this, no sweep would ever run again (lost jobs never re-enqueued, stuck
+    recordings never recovered). Each poll puts it back if it is missing, and a
+    poll that finds Redis down is logged and retried instead of ending the process
+    (under honcho that would stop the whole stack).
+    """
+
+    def __init__(self, settings: Settings, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    def _unless_redis_down(self, action, fallback):
+        try:
+            return action()
+        except REDIS_DOWN as exc:
+            log.error("Scheduler: Redis unreachable (%s); trying again in %ss", exc, self._interval)
+            return fallback
+
+    def heartbeat(self):
+        return self._unless_redis_down(super().heartbeat, None)
+
+    def acquire_lock(self):
+        return self._unless_redis_down(super().acquire_lock, False)
+
+    def remove_lock(self):
+        return self._unless_redis_down(super().remove_lock, None)
+
+    def enqueue_jobs(self):
+        def enqueue():
+            if SWEEP_JOB_ID not in self:
+                log.warning("The sweep is not scheduled (Redis restarted or flushed?); again")
+                register_sweep(self, self.settings)
+            return super(SweepScheduler, self).enqueue_jobs()
+
+        return self._unless_redis_down(enqueue, [])
+
+
 def build_scheduler(settings: Settings, connection: Redis) -> Scheduler:
     poll = max(1, min(MAX_POLL_SEC, settings.sweep_interval_sec))
-    return Scheduler(queue_name=MAINTENANCE_QUEUE, connection=connection, interval=poll)
+    return SweepScheduler(
+        settings, queue_name=MAINTENANCE_QUEUE, connection=connection, interval=poll
+    )
 
 
 def register_sweep(scheduler: Scheduler, settings: Settings) -> None:

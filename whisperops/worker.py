@@ -11,18 +11,58 @@ requeues its recording, and the process manager restarts the worker.
 from __future__ import annotations
 
 import logging
+import time
 
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from whisperops.config import Settings
 from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
-from whisperops.redis_server import connect_redis
+from whisperops.redis_server import REDIS_DOWN, connect_redis
 from whisperops.runtime import init_runtime
 
 log = logging.getLogger(__name__)
 
 
-class TranscribeWorker(SimpleWorker):
+RESTART_MAX_WAIT_SEC = 30
+
+
+class OutlivesRedis(SimpleWorker):
+    """A worker that rides out a Redis restart or flush instead of dying with it.
+
+    RQ's own loop already retries a failed dequeue; what kills it is a heartbeat or
+    a job's bookkeeping while Redis is down. And after a restart or flush the worker
+    is gone from RQ's registry (`rq info`, the metrics, the no-workers alert would
+    all say there is none) until it registers again, which it does here at its next
+    heartbeat. Jobs lost with Redis are not this class's concern: the recordings
+    are rows in the database and the sweep enqueues them again.
+    """
+
+    stop_asked = False
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_asked = True  # RQ marks only a busy worker's stop; this covers idle too
+        super().request_stop(signum, frame)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        if pipeline is not None:  # part of RQ's own job bookkeeping: leave it be
+            return super().heartbeat(timeout, pipeline)
+        try:
+            if not self.connection.sismember(self.redis_workers_keys, self.key):
+                log.warning(
+                    "Worker %s is not registered in Redis (restarted or flushed?); "
+                    "registering again",
+                    self.name,
+                )
+                self.connection.delete(self.key)
+                self.register_birth()
+            return super().heartbeat(timeout)
+        except REDIS_DOWN as exc:
+            log.warning("Worker %s: Redis unreachable for the heartbeat: %s", self.name, exc)
+            return None
+
+
+class TranscribeWorker(OutlivesRedis):
     """SimpleWorker whose SIGTERM also tells the running job to release its recording.
 
     RQ's warm shutdown waits for the job to finish, which for a long transcription
@@ -51,12 +91,18 @@ def build_transcribe_worker(settings: Settings, name: str | None = None) -> Simp
 def build_maintenance_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
     """Serves only the sweep, so a long transcription can never delay it."""
     init_runtime(settings)
-    return SimpleWorker([MAINTENANCE_QUEUE], connection=connect_redis(settings), name=name)
+    return OutlivesRedis([MAINTENANCE_QUEUE], connection=connect_redis(settings), name=name)
 
 
 def run_worker(
     settings: Settings, burst: bool = False, name: str | None = None, maintenance: bool = False
 ) -> bool:
+    """Run the worker until it is asked to stop (or, with ``burst``, the queue is empty).
+
+    If RQ's loop ends on its own because Redis went away mid-bookkeeping, the worker
+    waits for Redis and starts the loop again, model still loaded: under honcho one
+    process exiting stops the whole stack, so a Redis restart must not end it.
+    """
     build = build_maintenance_worker if maintenance else build_transcribe_worker
     worker = build(settings, name)
     log.info(
@@ -66,4 +112,28 @@ def run_worker(
         worker.queue_names()[0],
         " (burst)" if burst else "",
     )
-    return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+    wait = 1.0
+    while True:
+        try:
+            worked = worker.work(
+                burst=burst, logging_level=settings.log_level, with_scheduler=False
+            )
+        except REDIS_DOWN as exc:  # raised by RQ's teardown, with Redis still down
+            worked = False
+            log.warning("Worker %s: Redis unreachable: %s", worker.name, exc)
+        if burst or worker.stop_asked:
+            return worked
+        log.error(
+            "Worker %s: its loop ended (Redis unreachable?); starting again in %.0fs",
+            worker.name,
+            wait,
+        )
+        try:
+            time.sleep(wait)
+            worker.register_death()  # so the same name may register again
+        except StopRequested:  # SIGTERM while waiting
+            return worked
+        except REDIS_DOWN:
+            wait = min(wait * 2, RESTART_MAX_WAIT_SEC)
+            continue
+        wait = 1.0

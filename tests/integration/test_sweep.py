@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from peewee import Database
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
 
 from tests.audio import write_tone_wav
+from tests.conftest import free_port
 from tests.integration.cli_runner import run_cli
 from whisperops import ops
 from whisperops.config import Settings
@@ -169,6 +172,25 @@ def test_two_schedulers_give_one_sweep_per_interval(
 
     # A second sweep in the same interval (e.g. enqueued by a stray scheduler) skips.
     assert run_scheduled_sweep() == "sweep skipped: another sweep ran within this interval"
+
+
+def test_scheduler_puts_the_sweep_back_after_a_flush_and_outlives_redis(
+    sweep_settings: Settings, redis: Redis
+) -> None:
+    scheduler = build_scheduler(sweep_settings, redis)
+    register_sweep(scheduler, sweep_settings)
+    redis.flushdb()  # a Redis restart or flush takes the schedule with it
+    scheduler.enqueue_jobs()
+    assert SWEEP_JOB_ID in scheduler
+    assert Queue(MAINTENANCE_QUEUE, connection=redis).job_ids == [SWEEP_JOB_ID]
+
+    # With Redis gone, each poll logs and returns instead of ending the process.
+    unreachable = Redis(port=free_port(), retry=Retry(NoBackoff(), 0))
+    down = build_scheduler(sweep_settings, unreachable)
+    assert down.acquire_lock() is False
+    assert down.enqueue_jobs() == []
+    down.heartbeat()
+    down.remove_lock()
 
 
 def test_sweep_command_prints_what_it_did(

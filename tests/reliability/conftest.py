@@ -1,0 +1,37 @@
+"""Fixtures for the reliability suite: settings whose folders and DB the worker
+subprocesses share, and long real speech to crash a worker in."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from tests.audio import SPEECH_TEXT, write_speech_wav
+from whisperops.config import Settings
+from whisperops.runtime import init_runtime
+
+
+@pytest.fixture
+def rel_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
+    """Short intervals, as the reliability tests run them; the DB is migrated."""
+    configured = dataclasses.replace(
+        settings,
+        redis_url=redis_url,
+        heartbeat_interval_sec=1,
+        stuck_processing_threshold_sec=3,
+        max_retries=5,
+        diarization_backend="none",
+    )
+    init_runtime(configured)
+    return configured
+
+
+@pytest.fixture(scope="session")
+def three_minute_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 3 minutes of speech: six decoding windows, long enough to crash inside."""
+    return write_speech_wav(
+        tmp_path_factory.mktemp("speech") / "board meeting.wav", text=" ".join([SPEECH_TEXT] * 16)
+    )
