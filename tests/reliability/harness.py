@@ -107,11 +107,14 @@ class Workers:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *extra: str) -> subprocess.Popen:
+    def start(
+        self, name: str, *extra: str, prefix: tuple[str, ...] = (), **env: str
+    ) -> subprocess.Popen:
+        """Start one worker; ``prefix`` wraps the command (e.g. to drop privileges)."""
         out = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "whisperops", "worker", "--name", name, *extra],
-            env=self.env,
+            [*prefix, sys.executable, "-m", "whisperops", "worker", "--name", name, *extra],
+            env=self.env | env,
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
