@@ -42,10 +42,22 @@ def live_recording_ids(queue: Queue, recordings: list[Recording]) -> set[int]:
     }
 
 
-def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
+def running_count(queue: Queue) -> int:
+    """Recordings being worked on now.
+
+    A job a worker has just taken is for a moment neither waiting in the queue nor
+    PROCESSING in the database (it is claimed a few milliseconds later); RQ keeps it
+    in its intermediate queue or started registry meanwhile, so those count too.
+    The larger of the two views is taken: each running job appears in both.
+    """
     processing = Recording.select().where(Recording.status == Status.PROCESSING).count()
+    taken = queue.connection.llen(queue.intermediate_queue_key)
+    return max(processing, taken + queue.started_job_registry.count)
+
+
+def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
     waiting_jobs = queue.count
-    in_flight = processing + waiting_jobs
+    in_flight = running_count(queue) + waiting_jobs
     room = max(0, settings.max_in_flight - in_flight)
     # A list, not a cursor: each enqueue updates the row (and its index position).
     # Up to `waiting_jobs` of these may already be live; the rest fill the room.

@@ -13,6 +13,14 @@ from tests.audio import SPEECH_TEXT, write_speech_wav
 from whisperops.config import Settings
 from whisperops.runtime import init_runtime
 
+# The slowest scenarios run on one backend each (the suite stays under ten minutes):
+# crashes on SQLite (the laptop default), Redis faults and load on PostgreSQL (the
+# scale-out setup). Contention and the bad-input corpus run on both.
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 @pytest.fixture
 def rel_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:

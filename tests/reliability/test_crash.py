@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.pipeline_helpers import ingest
+from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import SweepLoop, Workers, wait_until, worker_env
 from whisperops.config import Settings
 from whisperops.db import database_proxy
@@ -27,6 +28,7 @@ CRASH_POINTS: list[tuple[str, Callable[[Recording], bool]]] = [
 ]
 
 
+@ON_SQLITE
 def test_sigkill_mid_transcription_three_times_then_one_done(
     rel_settings: Settings, three_minute_speech: Path, tmp_path: Path
 ) -> None:

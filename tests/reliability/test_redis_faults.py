@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from tests.reliability.conftest import ON_POSTGRESQL
 from tests.reliability.harness import SweepLoop, Valkey, Workers, variants, wait_until, worker_env
 from whisperops import ops
 from whisperops.config import Settings
@@ -33,6 +34,7 @@ def own_valkey(tmp_path: Path):
     server.kill()
 
 
+@ON_POSTGRESQL
 def test_redis_restart_and_flush_mid_batch_lose_nothing(
     settings: Settings, migrated_db, own_valkey: Valkey, speech_wav: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,89 @@
+"""Load: 500 short recordings, 2 workers, the sweep enqueueing within max_in_flight."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+
+from tests.audio import write_speech_wav
+from tests.reliability.conftest import ON_POSTGRESQL
+from tests.reliability.harness import SweepLoop, Workers, variants, wait_until, worker_env
+from whisperops import ops
+from whisperops.config import Settings
+from whisperops.db import database_proxy
+from whisperops.models import Recording, Status, StepRun, Transcript
+from whisperops.queues import TRANSCRIBE_QUEUE
+
+RECORDINGS = 500
+WORKERS = 2
+MAX_IN_FLIGHT = 10
+
+
+class InFlightSampler(threading.Thread):
+    """Recordings processing plus jobs waiting, ten times a second."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__(name="in-flight", daemon=True)
+        self.queue = Queue(TRANSCRIBE_QUEUE, connection=Redis.from_url(redis_url))
+        self.stopping = threading.Event()
+        self.peak = 0
+        self.samples = 0
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.1):
+            try:
+                processing = Recording.select().where(Recording.status == Status.PROCESSING)
+                self.peak = max(self.peak, processing.count() + self.queue.count)
+                self.samples += 1
+            finally:
+                database_proxy.close()
+
+
+@ON_POSTGRESQL
+def test_500_recordings_two_workers_bounded_in_flight(
+    rel_settings: Settings, tmp_path: Path
+) -> None:
+    clip = write_speech_wav(tmp_path / "clip.wav", text="Hello.")
+    for path in variants(clip, tmp_path / "batch", RECORDINGS):
+        assert ops.ingest_file(path, rel_settings).outcome == "added"
+    settings = dataclasses.replace(rel_settings, max_in_flight=MAX_IN_FLIGHT)
+    workers = Workers(worker_env(settings, max_in_flight=MAX_IN_FLIGHT), tmp_path / "logs")
+    sweep = SweepLoop(settings, interval=0.5)
+    sampler = InFlightSampler(settings.redis_url)
+
+    def done() -> int:
+        try:
+            return Recording.select().where(Recording.status == Status.DONE).count()
+        finally:
+            database_proxy.close()
+
+    for index in range(WORKERS):
+        workers.start(f"w{index}")
+    wait_until(lambda: len(workers.alive()) == WORKERS, 30, "workers up")
+    time.sleep(3)  # model loaded: measure processing, not start-up
+    started = time.monotonic()
+    sweep.start()
+    sampler.start()
+    try:
+        wait_until(lambda: done() == RECORDINGS, 600, f"{RECORDINGS} done", every=1)
+    finally:
+        took = time.monotonic() - started
+        sampler.stopping.set()
+        sampler.join(timeout=10)
+        sweep.stop()
+        workers.stop_all()
+    print(
+        f"{RECORDINGS} recordings, {WORKERS} workers: {took:.0f}s, "
+        f"{RECORDINGS / took:.2f} recordings/s; peak in flight {sampler.peak} "
+        f"(max_in_flight {MAX_IN_FLIGHT}, {sampler.samples} samples)"
+    )
+    assert sampler.peak <= MAX_IN_FLIGHT
+    assert Transcript.select().count() == RECORDINGS  # one each: no duplicates
+    transcribed = StepRun.select().where(StepRun.step == "transcribe").count()
+    assert transcribed == RECORDINGS  # nobody transcribed twice
+    assert "Traceback" not in workers.logs()

@@ -1,0 +1,132 @@
+"""Secrets stay secret and file names stay text: CLI, worker logs, console, metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.integration.cli_runner import ROOT, run_cli
+from tests.reliability.conftest import ON_POSTGRESQL
+from tests.reliability.harness import Valkey, free_port, wait_until
+from whisperops.config import load_settings
+from whisperops.console.app import build_app
+from whisperops.db import bind_database
+
+DB_PASSWORD = "Db-S3cret-pw"
+REDIS_PASSWORD = "Redis-S3cret-pw"
+HF_TOKEN = "hf_S3cretT0kenValue"
+SECRETS = (DB_PASSWORD, REDIS_PASSWORD, HF_TOKEN)
+HOSTILE_NAME = "[bold red]alert \x1b[2J evil\nname.wav"  # markup, an escape, a newline
+
+
+def with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    user = parts.username or "postgres"
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port}"))
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port`` (from /proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+@pytest.fixture
+def locked_valkey(tmp_path: Path):
+    server = Valkey(tmp_path / "valkey", password=REDIS_PASSWORD)
+    server.start()
+    yield server
+    server.kill()
+
+
+@ON_POSTGRESQL
+async def test_no_secret_or_markup_escapes(
+    database_url: str, locked_valkey: Valkey, speech_wav: Path, tmp_path: Path
+) -> None:
+    # PostgreSQL here trusts local connections, so any password is accepted: what
+    # matters is that whisperops never shows it.
+    env = {
+        "DATABASE_URL": with_password(database_url, DB_PASSWORD),
+        "REDIS_URL": locked_valkey.url,
+        "WHISPEROPS_DATA_DIR": str(tmp_path / "data"),
+        "WHISPEROPS_HF_TOKEN": HF_TOKEN,
+        "WHISPEROPS_PYANNOTE_MODEL": str(tmp_path / "no-model-here"),
+        "WHISPEROPS_LOG_LEVEL": "debug",
+    }
+    hostile = tmp_path / HOSTILE_NAME
+    hostile.write_bytes(speech_wav.read_bytes())
+    runs = {"migrate": run_cli(env, "migrate"), "add": run_cli(env, "add", str(hostile))}
+    runs |= {command: run_cli(env, command) for command in ("config", "list", "sweep")}
+    runs["worker"] = run_cli(env, "worker", "--burst", timeout=300)
+    runs["show"] = run_cli(env, "show", "1")
+    runs["config hf_token"] = run_cli(env, "config", "hf_token")
+    # Failures quote URLs too: an unreachable database and a wrong Redis password.
+    down = with_password(f"postgresql://127.0.0.1:{free_port()}/x", DB_PASSWORD)
+    runs["db down"] = run_cli({**env, "DATABASE_URL": down}, "list")
+    wrong = locked_valkey.url.replace(REDIS_PASSWORD, REDIS_PASSWORD + "-wrong")
+    runs["wrong redis password"] = run_cli({**env, "REDIS_URL": wrong}, "sweep")
+    text = "\n".join(out.stdout + out.stderr for out in runs.values())
+
+    assert runs["worker"].returncode == 0, runs["worker"].stderr
+    assert "Step diarization failed: " in runs["show"].stdout  # the token was in play
+    assert "hf_token" in runs["config"].stdout and "***" in runs["config"].stdout
+    assert runs["db down"].returncode != 0 and runs["wrong redis password"].returncode != 0
+    for secret in SECRETS:
+        assert secret not in text, f"{secret} leaked"
+    # The file name is shown as text: no raw escape or newline reaches the terminal.
+    assert "\x1b" not in text
+    assert "'[bold red]alert \\x1b[2J evil\\nname.wav'" in runs["worker"].stderr
+    assert "[bold red]alert \\x1b[2J evil\\nname.wav" in runs["list"].stdout
+
+    settings = load_settings(environ=env)
+    bind_database(settings.database_url)
+    app = build_app(settings, refresh_sec=3600)
+    async with app.run_test(size=(160, 48)) as pilot:
+        while app.query_one(DataTable).row_count < 1:
+            await pilot.pause(0.05)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        screen = app.export_screenshot()
+    assert "[bold&#160;red]alert" in screen or "[bold red]alert" in screen
+    for secret in SECRETS:
+        assert secret not in screen
+
+
+def test_exporter_binds_loopback_unless_told(environ: dict[str, str], migrated_db) -> None:
+    port = free_port()
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "whisperops", "exporter", "--port", str(port)],
+        env={**_base_env(), **environ},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: listening_addresses(port), 30, "the exporter to listen")
+        time.sleep(0.2)
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("WHISPEROPS_")
+    }
