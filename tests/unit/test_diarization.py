@@ -136,3 +136,18 @@ def test_channel_backend_der(tmp_path: Path) -> None:
         der = diarization_error_rate(call.turns, hypothesis)
         print(f"channel backend DER on {name} (bleed -20 dB, SNR 30 dB): {der:.1%}")
         assert der <= 0.05, name
+
+
+def test_device_choice_for_pyannote() -> None:
+    require_pyannote()
+    import torch
+
+    from whisperops.pipeline.pyannote_diarizer import DiarizationUnavailable, resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == "cuda"
+        return
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(DiarizationUnavailable, match="torch sees no CUDA device"):
+        resolve_device("cuda")
