@@ -396,7 +396,9 @@ def failure_message(step: str, segments: int, exc: BaseException) -> str:
 def process_recording(recording_id: int, attempt: int) -> str:
     """RQ job: run one attempt of one recording through the six steps.
 
-    Returns the final status ('done', 'failed', or 'superseded' when fenced off).
+    A recording queued with ``resume_from_step`` (a re-diarization) starts at that
+    step over its kept transcript. Returns the final status ('done', 'failed',
+    'released' on shutdown, or 'superseded' when fenced off).
     """
     settings = runtime().settings
     fence = FencedRecording(recording_id, attempt)
