@@ -106,7 +106,9 @@ def migrate(context: Context, target: int | None) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# readable=False: click's own check would abort the whole command on one unreadable
+# file; ops reports it per file and the others are still added.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @pass_context
 def add(context: Context, paths: tuple[Path, ...]) -> None:
     """Ingest audio files, or every audio file below folders, as queued recordings.

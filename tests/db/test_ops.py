@@ -8,6 +8,8 @@ import pytest
 from peewee import Database
 
 from tests.audio import write_tone_wav
+from tests.integration.cli_runner import run_cli
+from tests.privileges import without_read_override
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.errors import InvalidTransitionError, NotFoundError, WhisperopsError
@@ -64,20 +66,22 @@ def test_missing_path_is_an_error_and_does_not_block_others(
 
 
 def test_unreadable_file_is_an_error(
-    migrated_db: Database, settings: Settings, audio_dir: Path
+    migrated_db: Database, settings: Settings, environ: dict[str, str], audio_dir: Path
 ) -> None:
-    import os
-
+    """Through `whisperops add`, with read permission enforced even for root: the
+    unreadable file is an error, the readable one next to it is still added."""
     target = audio_dir / "call one.wav"
     target.chmod(0)
     try:
-        if os.access(target, os.R_OK):
-            pytest.skip("running as a user that reads files without permission bits")
-        results = ops.add_paths([target], settings)
+        prefix = without_read_override(audio_dir)
+        result = run_cli(
+            environ, "add", str(target), str(audio_dir / "call-two.wav"), prefix=prefix
+        )
     finally:
         target.chmod(0o644)
-    assert results[0].outcome == "error"
-    assert "cannot read" in results[0].reason
+    assert result.returncode == 1
+    assert f"error    {target}: cannot read: Permission denied" in result.stderr
+    assert "added    #1" in result.stdout and "call-two.wav" in result.stdout
 
 
 def test_allowed_dirs_refuse_paths_and_symlinks_outside(

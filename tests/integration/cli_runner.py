@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(
-    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 120
+    env: dict[str, str],
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """``whisperops ARGS`` with ``env``; ``prefix`` wraps the command (e.g. setpriv)."""
     full_env = {
         key: value
         for key, value in os.environ.items()
@@ -20,7 +25,7 @@ def run_cli(
     }
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "whisperops", *args],
+        [*prefix, sys.executable, "-m", "whisperops", *args],
         env=full_env,
         cwd=cwd or ROOT,
         capture_output=True,

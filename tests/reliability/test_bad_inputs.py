@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.integration.cli_runner import run_cli
+from tests.privileges import without_read_override
 from tests.reliability.harness import Workers, wait_until, worker_env, write_wav
 from whisperops.config import Settings
 from whisperops.db import bind_database, database_proxy
@@ -35,22 +34,6 @@ def encode_mp3(source: Path, target: Path) -> Path:
                 out.mux(stream.encode(converted))
         out.mux(stream.encode(None))
     return target
-
-
-def without_read_override(scratch: Path) -> tuple[str, ...]:
-    """Root reads any file whatever its mode; run the worker without that capability
-    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) so a file's permissions apply to it."""
-    if os.getuid() != 0:
-        return ()
-    drop = "-dac_override,-dac_read_search"
-    prefix = ("setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}")
-    probe = scratch / "probe"
-    probe.write_text("x")
-    probe.chmod(0o000)
-    code = f"open({str(probe)!r}).read()"
-    if subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True).returncode == 0:
-        pytest.skip("cannot drop root's read override here (setpriv)")
-    return prefix
 
 
 @pytest.fixture
