@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: set up, then run the main job on the embedded defaults (SQLite,
 # embedded Valkey, bundled offline model; files under ~/.local/share/whisperops):
-# the whole stack starts under honcho, a spoken sample is dropped into the inbox,
-# and the script waits until it is transcribed. The stack keeps running after.
+# the whole stack starts under honcho, a two-party call (espeak-ng voices, agent on
+# the left channel, customer on the right) is dropped into the inbox, and the script
+# waits until it is transcribed with speakers. The stack keeps running after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,14 +18,16 @@ if [ -f "$data_dir/stack.pid" ] && kill -0 "$(cat "$data_dir/stack.pid")" 2>/dev
   echo "== the stack is already running (pid $(cat "$data_dir/stack.pid"))"
 else
   echo "== honcho start   (log: $log)"
+  # Name the channel backend's speakers for the demo call (unless you chose names).
+  export WHISPEROPS_CHANNEL_SPEAKER_NAMES="${WHISPEROPS_CHANNEL_SPEAKER_NAMES:-agent,customer}"
   nohup honcho start >"$log" 2>&1 &
   echo $! >"$data_dir/stack.pid"
 fi
 
-name="welcome-call-$(date +%Y%m%d-%H%M%S).wav"
-espeak-ng -v en-us -s 150 -w "$data_dir/$name" \
-  "Hello, thank you for calling. This is a short recording made for the whisperops demo. \
-Every file you drop in the inbox is transcribed, and you can see each step."
+name="support-call-$(date +%Y%m%d-%H%M%S).wav"
+# A stereo call as call recorders write them: each party on its own channel, with
+# the other party's bleed; built from espeak-ng voices (tests/stereo_calls.py).
+.venv/bin/python -c 'import sys; from pathlib import Path; from tests.stereo_calls import build_espeak_call; build_espeak_call(Path(sys.argv[1]))' "$data_dir/$name"
 mv "$data_dir/$name" "$inbox/$name"
 echo "== dropped $name into $inbox; waiting for it to be transcribed"
 
@@ -41,7 +44,7 @@ whisperops show "$id"
 txt="$(whisperops show "$id" --json | python3 -c 'import json,sys; print(next((f for f in json.load(sys.stdin)["output_files"] if f.endswith(".txt")), ""))')"
 if [ -n "$txt" ]; then
   echo "== transcript: $txt"
-  head -n 5 "$txt"
+  head -n 8 "$txt"
 fi
 
 cat <<NOTE
