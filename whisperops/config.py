@@ -356,6 +356,18 @@ OPTIONS: tuple[Option, ...] = (
         "Where pyannote runs; auto takes CUDA when torch sees a GPU.",
     ),
     Option(
+        "diarization_min_speakers",
+        _integer(0),
+        0,
+        "Fewest speakers pyannote may find (e.g. 2 for calls); 0 lets it decide.",
+    ),
+    Option(
+        "diarization_max_speakers",
+        _integer(0),
+        0,
+        "Most speakers pyannote may find; 0 lets it decide.",
+    ),
+    Option(
         "diarization_max_duration_sec",
         _integer(0),
         7200,
@@ -414,6 +426,8 @@ class Settings:
     pyannote_model: str | None
     hf_token: str | None
     diarization_device: str
+    diarization_min_speakers: int
+    diarization_max_speakers: int
     diarization_max_duration_sec: int
     channel_speaker_names: tuple[str, ...]
     console_refresh_sec: int
@@ -499,6 +513,12 @@ def load_settings(
     values["database_url"] = values["database_url"] or f"sqlite:///{data_dir / 'whisperops.db'}"
     values["inbox_dir"] = values["inbox_dir"] or data_dir / "inbox"
     values["output_dir"] = values["output_dir"] or data_dir / "output"
+    low, high = values["diarization_min_speakers"], values["diarization_max_speakers"]
+    if low and high and low > high:
+        raise ConfigError(
+            f"bad setting WHISPEROPS_DIARIZATION_MIN_SPEAKERS = {low}: it is more than "
+            f"WHISPEROPS_DIARIZATION_MAX_SPEAKERS = {high}"
+        )
     if values["diarization_backend"] == "pyannote" and not values["pyannote_model"]:
         raise ConfigError(
             "bad setting WHISPEROPS_DIARIZATION_BACKEND = 'pyannote': it needs "

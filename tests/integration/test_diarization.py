@@ -201,7 +201,10 @@ def test_pyannote_backend_from_a_local_directory(
     assert len(loads) == 1 and " on cpu " in loads[0].getMessage()  # once per worker process
 
     diarizer = load_pyannote(settings)
-    assert diarizer is load_pyannote(settings) and diarizer.device == "cpu"
+    assert diarizer.pipeline is load_pyannote(settings).pipeline and diarizer.device == "cpu"
+    hinted = load_pyannote(dataclasses.replace(settings, diarization_min_speakers=2))
+    assert hinted.pipeline is diarizer.pipeline and hinted.hints == {"min_speakers": 2}
+    assert {t.speaker for t in hinted.diarize(speech_wav)} >= {"SPEAKER_00", "SPEAKER_01"}
     turns = diarizer.diarize(speech_wav)
     assert turns and all(t.speaker.startswith("SPEAKER_") for t in turns)
     segments = stored_segments(first.id)

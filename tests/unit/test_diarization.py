@@ -74,6 +74,13 @@ def test_channel_speaker_names_label_the_channels(tmp_path: Path) -> None:
         ({"WHISPEROPS_DIARIZATION_BACKEND": "magic"}, "WHISPEROPS_DIARIZATION_BACKEND"),
         ({"WHISPEROPS_CHANNEL_SPEAKER_NAMES": "a,a"}, "distinct names"),
         ({"WHISPEROPS_DIARIZATION_DEVICE": "tpu"}, "WHISPEROPS_DIARIZATION_DEVICE"),
+        (
+            {
+                "WHISPEROPS_DIARIZATION_MIN_SPEAKERS": "3",
+                "WHISPEROPS_DIARIZATION_MAX_SPEAKERS": "2",
+            },
+            "WHISPEROPS_DIARIZATION_MIN_SPEAKERS = 3: it is more than",
+        ),
     ],
 )
 def test_bad_diarization_settings_fail_at_start(

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 
-_loaded: dict[tuple[str, str], PyannoteDiarizer] = {}
+_loaded: dict[tuple[str, str], tuple[Any, str]] = {}  # (model, device) -> (pipeline, device)
 _loading = threading.Lock()
 
 
@@ -43,10 +43,11 @@ def resolve_device(requested: str) -> str:
 class PyannoteDiarizer:
     name = "pyannote"
 
-    def __init__(self, pipeline: Any, model: str, device: str) -> None:
+    def __init__(self, pipeline: Any, model: str, device: str, hints: dict[str, int]) -> None:
         self.pipeline = pipeline
         self.model = model
         self.device = device
+        self.hints = hints  # min_speakers / max_speakers, when configured
 
     def diarize(self, path: Path) -> list[SpeakerTurn]:
         import torch
@@ -55,7 +56,7 @@ class PyannoteDiarizer:
         # Decoded here (PyAV, as for transcription) rather than by pyannote, whose
         # own file reading needs FFmpeg shared libraries that a worker may lack.
         waveform = torch.from_numpy(decode_audio(str(path), sampling_rate=SAMPLE_RATE))[None]
-        output = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE})
+        output = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE}, **self.hints)
         # pyannote.audio 4 returns a DiarizeOutput; 3.x returned the Annotation itself.
         annotation = getattr(output, "speaker_diarization", output)
         return [
@@ -65,18 +66,28 @@ class PyannoteDiarizer:
 
 
 def load_pyannote(settings: Settings) -> PyannoteDiarizer:
-    """The worker's pipeline for (pyannote_model, device), loaded on first use."""
+    """A diarizer over the worker's pipeline for (pyannote_model, device), which is
+    loaded on first use and kept for the process."""
     model = settings.pyannote_model
     if not model:
         raise DiarizationUnavailable("diarization backend 'pyannote' needs pyannote_model")
+    hints = {
+        name: value
+        for name, value in (
+            ("min_speakers", settings.diarization_min_speakers),
+            ("max_speakers", settings.diarization_max_speakers),
+        )
+        if value
+    }
     with _loading:
         key = (model, settings.diarization_device)
         if key not in _loaded:
             _loaded[key] = _load(model, settings)
-        return _loaded[key]
+        pipeline, device = _loaded[key]
+    return PyannoteDiarizer(pipeline, model, device, hints)
 
 
-def _load(model: str, settings: Settings) -> PyannoteDiarizer:
+def _load(model: str, settings: Settings) -> tuple[Any, str]:
     # pyannote.audio 4 sends usage telemetry unless told not to, and its import turns
     # it on when the variable is unset. A worker does not phone home (air-gapped sites
     # would only see timeouts) unless the operator set the variable on purpose.
@@ -109,4 +120,4 @@ def _load(model: str, settings: Settings) -> PyannoteDiarizer:
     log.info(
         "Loaded pyannote pipeline %s on %s in %.1fs", model, device, time.monotonic() - started
     )
-    return PyannoteDiarizer(pipeline, model, device)
+    return pipeline, device
