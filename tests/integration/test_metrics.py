@@ -136,6 +136,7 @@ def test_grafana_dashboard_is_importable_json() -> None:
         "whisper_processing_segments",
         "whisper_step_duration_seconds_bucket",
         "whisper_queue_jobs",
+        "whisper_recordings_diarization_pending",
     ):
         assert metric in expressions
 
