@@ -8,6 +8,7 @@ there is room for plus the jobs already waiting.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rq import Queue
@@ -25,7 +26,7 @@ _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHE
 class EnqueueReport:
     enqueued: list[int]
     already_live: list[int]
-    in_flight: int  # processing rows plus jobs waiting in the queue, before this run
+    in_flight: int  # recordings running (see running_count) plus jobs waiting, before this run
 
 
 def live_recording_ids(queue: Queue, recordings: list[Recording]) -> set[int]:
@@ -52,7 +53,10 @@ def running_count(queue: Queue) -> int:
     """
     processing = Recording.select().where(Recording.status == Status.PROCESSING).count()
     taken = queue.connection.llen(queue.intermediate_queue_key)
-    return max(processing, taken + queue.started_job_registry.count)
+    # Started entries not yet expired, counted without the registry's cleanup (which
+    # would have side effects on RQ's bookkeeping of running jobs).
+    started = queue.connection.zcount(queue.started_job_registry.key, time.time(), "+inf")
+    return max(processing, taken + started)
 
 
 def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:

@@ -51,6 +51,9 @@ class SweepScheduler(Scheduler):
     def remove_lock(self):
         return self._unless_redis_down(super().remove_lock, None)
 
+    def register_death(self):  # also called from its SIGTERM handler
+        return self._unless_redis_down(super().register_death, None)
+
     def enqueue_jobs(self):
         def enqueue():
             if SWEEP_JOB_ID not in self:

@@ -10,11 +10,14 @@ requeues its recording, and the process manager restarts the worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from rq.worker import WorkerStatus
 
 from whisperops.config import Settings
 from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 
 RESTART_MAX_WAIT_SEC = 30
+# A loop that ran this long before ending was healthy: the next restart waits 1 s again.
+HEALTHY_RUN_SEC = 60
 
 
 class OutlivesRedis(SimpleWorker):
@@ -36,13 +41,46 @@ class OutlivesRedis(SimpleWorker):
     all say there is none) until it registers again, which it does here at its next
     heartbeat. Jobs lost with Redis are not this class's concern: the recordings
     are rows in the database and the sweep enqueues them again.
+
+    It also heartbeats while busy. SimpleWorker does not (only the forking Worker's
+    parent does): during a 30-minute transcription its Redis key would expire after
+    8 minutes, `rq info` and the metrics would show no worker, and RQ would
+    take the running job for abandoned.
     """
 
     stop_asked = False
 
     def request_stop(self, signum, frame) -> None:
         self.stop_asked = True  # RQ marks only a busy worker's stop; this covers idle too
-        super().request_stop(signum, frame)
+        try:
+            super().request_stop(signum, frame)
+        except REDIS_DOWN as exc:
+            # RQ records the stop request in Redis from inside this signal handler; an
+            # error here would land in the running job and fail its recording. The
+            # stop itself is already noted (stop_asked, and RQ's flag for a busy worker).
+            log.warning("Worker %s: stop noted; Redis unreachable to record it: %s", self.name, exc)
+
+    def execute_job(self, job, queue) -> None:
+        # SimpleWorker.execute_job, with heartbeats from a thread while the job runs.
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.job_monitoring_interval):
+                self.heartbeat()  # registers again if Redis lost us
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except REDIS_DOWN as exc:
+                    log.warning("Worker %s: Redis unreachable for a heartbeat: %s", self.name, exc)
+
+        beating = threading.Thread(target=beat, name=f"rq-heartbeat-{self.name}", daemon=True)
+        beating.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beating.join()
+        self.set_state(WorkerStatus.IDLE)
 
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is not None:  # part of RQ's own job bookkeeping: leave it be
@@ -113,27 +151,33 @@ def run_worker(
         " (burst)" if burst else "",
     )
     wait = 1.0
+    worked = False
     while True:
+        started = time.monotonic()
         try:
             worked = worker.work(
                 burst=burst, logging_level=settings.log_level, with_scheduler=False
             )
         except REDIS_DOWN as exc:  # raised by RQ's teardown, with Redis still down
-            worked = False
             log.warning("Worker %s: Redis unreachable: %s", worker.name, exc)
+        except StopRequested:  # SIGTERM while RQ was starting up or tearing down
+            return worked
         if burst or worker.stop_asked:
             return worked
-        log.error(
-            "Worker %s: its loop ended (Redis unreachable?); starting again in %.0fs",
-            worker.name,
-            wait,
-        )
+        if time.monotonic() - started >= HEALTHY_RUN_SEC:
+            wait = 1.0
         try:
+            log.error(
+                "Worker %s: its loop ended (Redis unreachable?); starting again in %.0fs",
+                worker.name,
+                wait,
+            )
             time.sleep(wait)
+            with contextlib.suppress(Exception):
+                worker.unsubscribe()  # teardown may have stopped before its pubsub thread
             worker.register_death()  # so the same name may register again
         except StopRequested:  # SIGTERM while waiting
             return worked
         except REDIS_DOWN:
-            wait = min(wait * 2, RESTART_MAX_WAIT_SEC)
-            continue
-        wait = 1.0
+            pass  # work() retries the connection; the wait grows meanwhile
+        wait = min(wait * 2, RESTART_MAX_WAIT_SEC)

@@ -185,7 +185,8 @@ def test_pyannote_backend_from_a_local_directory(
     from whisperops.pipeline.pyannote_diarizer import load_pyannote
 
     model_dir = build_random_pipeline(tmp_path / "pyannote-model")
-    settings = configure(pipeline_settings, pyannote_model=str(model_dir))  # auto -> pyannote
+    # auto -> pyannote; on the CPU even where a GPU is present, for the checks below
+    settings = configure(pipeline_settings, pyannote_model=str(model_dir), diarization_device="cpu")
     caplog.set_level(logging.INFO, logger="whisperops")
 
     first = process(settings, speech_wav)

@@ -302,3 +302,33 @@ def test_silence_is_done_with_empty_transcript(pipeline_settings: Settings, tmp_
     assert row.status is Status.DONE, row.error_message
     transcript = Transcript.get(Transcript.recording == row.id)
     assert transcript.text == "" and transcript.segments.count() == 0
+
+
+def test_worker_heartbeats_in_redis_while_a_job_runs(
+    pipeline_settings: Settings, long_speech_wav: Path, redis
+) -> None:
+    """A SimpleWorker on a long job stays visible (`rq info`, metrics) and its job is
+    not taken for abandoned: its Redis heartbeat goes on during the job."""
+    import threading
+
+    from whisperops.worker import build_transcribe_worker
+
+    enqueue(pipeline_settings, ingest(pipeline_settings, long_speech_wav))
+    worker = build_transcribe_worker(pipeline_settings)
+    worker.job_monitoring_interval = 1
+    beats: set[bytes] = set()
+    running = threading.Event()
+
+    def watch() -> None:
+        while not running.wait(0.2):
+            if redis.hget(worker.key, "state") == b"busy":
+                beats.add(redis.hget(worker.key, "last_heartbeat"))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        assert worker.work(burst=True) is True
+    finally:
+        running.set()
+        watcher.join()
+    assert len(beats) >= 3, f"heartbeats seen while busy: {len(beats)}"

@@ -156,11 +156,16 @@ class SweepLoop(threading.Thread):
         self.stopping = threading.Event()
         self.sweeps = 0
         self.errors: list[str] = []
+        self.peak_in_flight = 0  # what the sweep saw in flight plus what it enqueued
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
             try:
-                enqueue_pending_recordings(self.settings, Redis.from_url(self.settings.redis_url))
+                report = enqueue_pending_recordings(
+                    self.settings, Redis.from_url(self.settings.redis_url)
+                )
+                after = report.enqueue.in_flight + len(report.enqueue.enqueued)
+                self.peak_in_flight = max(self.peak_in_flight, after)
                 self.sweeps += 1
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")

@@ -62,7 +62,9 @@ async def test_no_secret_or_markup_escapes(
         "REDIS_URL": locked_valkey.url,
         "WHISPEROPS_DATA_DIR": str(tmp_path / "data"),
         "WHISPEROPS_HF_TOKEN": HF_TOKEN,
-        "WHISPEROPS_PYANNOTE_MODEL": str(tmp_path / "no-model-here"),
+        # A hub id, offline: the token goes into pyannote's download call, which fails.
+        "WHISPEROPS_PYANNOTE_MODEL": "pyannote/speaker-diarization-community-1",
+        "HF_HUB_OFFLINE": "1",
         "WHISPEROPS_LOG_LEVEL": "debug",
     }
     hostile = tmp_path / HOSTILE_NAME

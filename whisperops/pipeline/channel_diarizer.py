@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from whisperops.pipeline.diarization import Skip
 from whisperops.pipeline.segments import SpeakerTurn
 
 ANALYSIS_RATE = 8000  # Hz; speech energy needs no more, and decoding stays cheap
@@ -23,6 +24,7 @@ ABOVE_FLOOR_DB = 12.0  # speech must stand this far above the channel's noise fl
 SOFT_ABOVE_FLOOR_DB = 4.0  # ... somewhere; its quieter edges only this far
 BELOW_PEAK_DB = 45.0  # ... and be no quieter than this under the channel's loud speech
 DOMINANCE_MARGIN_DB = 8.0  # a channel this far below the other one is only bleed
+SAME_AUDIO_DB = 3.0  # channels this close in level where there is sound are one mix
 FILL_GAP_SEC = 0.5  # pauses between words and at commas do not end a turn
 BLIP_SEC = 0.1  # shorter flickers are dropped before pauses are filled
 MIN_TURN_SEC = 0.15  # clicks and breaths are not turns
@@ -129,5 +131,24 @@ class ChannelDiarizer:
         padded = [*speaker_names, *(f"channel_{n}" for n in range(len(speaker_names) + 1, 3))]
         self.speakers = tuple(padded[:2])
 
-    def diarize(self, path: Path) -> list[SpeakerTurn]:
-        return turns_from_activity(active_frames(frame_energies_db(path)), self.speakers)
+    def diarize(self, path: Path) -> list[SpeakerTurn] | Skip:
+        db = frame_energies_db(path)
+        if carries_one_mix(db):
+            return Skip(
+                "both channels carry the same audio (a mono mix saved as stereo) and no "
+                "pyannote model configured",
+                pending=True,
+            )
+        return turns_from_activity(active_frames(db), self.speakers)
+
+
+def carries_one_mix(db: np.ndarray) -> bool:
+    """True when the two channels are the same mix (dual mono, or two microphones side
+    by side): where there is sound they differ by a few dB at most, while a call
+    recording's channels differ by the bleed, 15 dB and more, most of the time."""
+    smoothed = _smooth(db)
+    floor = np.percentile(smoothed, 10, axis=1, keepdims=True)
+    sound = (smoothed > floor + SOFT_ABOVE_FLOOR_DB).any(axis=0)
+    if not sound.any():
+        return False  # silence: nothing to tell apart, and nothing to assign either
+    return float(np.median(np.abs(smoothed[0] - smoothed[1])[sound])) < SAME_AUDIO_DB

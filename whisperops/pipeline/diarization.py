@@ -17,12 +17,6 @@ from whisperops.formatting import format_duration
 from whisperops.pipeline.segments import Segment, SpeakerTurn, Word
 
 
-class Diarizer(Protocol):
-    name: str
-
-    def diarize(self, path: Path) -> list[SpeakerTurn]: ...
-
-
 @dataclass(frozen=True)
 class Skip:
     """Diarization does not run for this recording, and why.
@@ -33,6 +27,14 @@ class Skip:
 
     reason: str
     pending: bool
+
+
+class Diarizer(Protocol):
+    name: str
+
+    def diarize(self, path: Path) -> list[SpeakerTurn] | Skip:
+        """Speaker turns, or a Skip when what the audio holds rules this backend out."""
+        ...
 
 
 def choose_diarizer(

@@ -226,11 +226,11 @@ def diarization(state: JobState) -> tuple[StepOutcome, str | None]:
             audio.channels if audio else None,
             audio.duration_sec if audio else None,
         )
-        if isinstance(choice, Skip):
-            state.diarization_pending = choice.pending
+        turns = choice if isinstance(choice, Skip) else choice.diarize(Path(recording.file_path))
+        if isinstance(turns, Skip):
+            state.diarization_pending = turns.pending
             state.segments = assign_speakers(state.segments, [])  # drops earlier speakers
-            return StepOutcome.SKIPPED, choice.reason
-        turns = choice.diarize(Path(recording.file_path))
+            return StepOutcome.SKIPPED, turns.reason
     except BaseTimeoutException:
         raise
     except Exception as exc:
@@ -361,6 +361,29 @@ def words_from_json(text: str | None) -> list[Word]:
     return [Word(start, end, word) for start, end, word in json.loads(text)] if text else []
 
 
+def resume_point(state: JobState) -> int:
+    """Index of the first step to run: 0, or where a re-diarization resumes.
+
+    Anything amiss with what was kept (transcript deleted, unknown step, unreadable
+    row) means running every step, never a recording left hanging.
+    """
+    step = state.recording.resume_from_step
+    if not step:
+        return 0
+    try:
+        if step in STEPS and resume_from_kept_results(state):
+            return STEPS.index(step)
+        log.warning(
+            "Cannot resume %s at step %s: nothing kept; running every step", state.who, step
+        )
+    except Exception:
+        log.warning(
+            "Cannot resume %s at step %s; running every step", state.who, step, exc_info=True
+        )
+    state.segments, state.audio = [], None
+    return 0
+
+
 def resume_from_kept_results(state: JobState) -> bool:
     """Load what the steps before diarization produced last time; False if it is gone."""
     recording = state.recording
@@ -411,9 +434,7 @@ def process_recording(recording_id: int, attempt: int) -> str:
         )
         return "superseded"
     state = JobState(recording=recording, settings=settings, fence=fence)
-    first = STEPS.index(recording.resume_from_step) if recording.resume_from_step else 0
-    if first and not resume_from_kept_results(state):
-        first = 0  # nothing kept to resume from (transcript deleted): run every step
+    first = resume_point(state)
     heartbeat = Heartbeat(state, settings.heartbeat_interval_sec)
     heartbeat.start()
     log.info(
@@ -446,7 +467,7 @@ def process_recording(recording_id: int, attempt: int) -> str:
         fence.update(
             status=Status.DONE,
             processed_at=utcnow(),
-            # DONE, yet a failed diarization stays visible (show, console, list --failed-step).
+            # DONE, yet a failed diarization stays visible (show, console, the error column).
             error_message=state.diarization_error,
             diarization_pending=state.diarization_pending,
             resume_from_step=None,
