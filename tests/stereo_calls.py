@@ -68,13 +68,13 @@ def trimmed(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     return audio[loud[0] : loud[-1] + 1] if loud.size else audio[:0]
 
 
-def write_stereo_wav(path: Path, left: np.ndarray, right: np.ndarray) -> Path:
-    stereo = np.stack([left, right], axis=1)
-    pcm = (np.clip(stereo, -1.0, 1.0) * 32767).astype("<i2")
+def write_wav(path: Path, *channels: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """16-bit PCM WAV with one channel per array (float samples in -1..1)."""
+    pcm = (np.clip(np.stack(channels, axis=1), -1.0, 1.0) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(2)
+        handle.setnchannels(len(channels))
         handle.setsampwidth(2)
-        handle.setframerate(SAMPLE_RATE)
+        handle.setframerate(sample_rate)
         handle.writeframes(pcm.tobytes())
     return path
 
@@ -101,7 +101,7 @@ def mix_call(
     noise = speech_rms / 10 ** (snr_db / 20)
     rng = np.random.default_rng(seed)
     channels += noise * rng.standard_normal(channels.shape).astype(np.float32)
-    write_stereo_wav(path, channels[0], channels[1])
+    write_wav(path, channels[0], channels[1])
     return StereoCall(path, sorted(turns, key=lambda t: t.start), end)
 
 

@@ -94,32 +94,27 @@ class WhisperopsCollector(Collector):
         return []  # collected fresh at each scrape; nothing to declare up front
 
     def collect(self) -> Iterator[Metric]:
-        database_up = GaugeMetricFamily(
-            "whisperops_database_up", "1 if the database answered this scrape, else 0."
-        )
-        try:
-            families = list(self._database_metrics())
-            database_up.add_metric([], 1)
-        except Exception as exc:
-            log.warning("Metrics: database unreachable: %s", exc)
-            families = []
-            database_up.add_metric([], 0)
-        finally:
-            database_proxy.close()
-        yield database_up
-        yield from families
+        yield from self._part("database", "the database", self._database_metrics)
+        yield from self._part("Redis", "Redis", self._redis_metrics)
 
-        redis_up = GaugeMetricFamily(
-            "whisperops_redis_up", "1 if Redis answered this scrape, else 0."
+    def _part(
+        self, label: str, subject: str, read: Callable[[], Iterator[Metric]]
+    ) -> Iterator[Metric]:
+        """One part's families plus its up-gauge; a part that is down yields only the
+        gauge at 0, so a scrape never fails."""
+        up = GaugeMetricFamily(
+            f"whisperops_{label.lower()}_up", f"1 if {subject} answered this scrape, else 0."
         )
         try:
-            families = list(self._redis_metrics())
-            redis_up.add_metric([], 1)
+            families = list(read())
+            up.add_metric([], 1)
         except Exception as exc:
-            log.warning("Metrics: Redis unreachable: %s", exc)
+            log.warning("Metrics: %s unreachable: %s", label, exc)
             families = []
-            redis_up.add_metric([], 0)
-        yield redis_up
+            up.add_metric([], 0)
+        finally:
+            database_proxy.close()  # no connection held between scrapes
+        yield up
         yield from families
 
     # --- database --------------------------------------------------------------

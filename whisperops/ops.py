@@ -245,6 +245,16 @@ def fail(recording_id: int, reason: str, now: datetime | None = None) -> Recordi
 REDIARIZE_FROM = "diarization"
 
 
+def _queued_for_rediarization(now: datetime | None) -> dict:
+    """The changes that queue a done recording to resume at the diarization step."""
+    return {
+        "status": Status.QUEUED,
+        "resume_from_step": REDIARIZE_FROM,
+        "retry_count": 0,
+        "updated_at": now or utcnow(),
+    }
+
+
 def rediarize(recording_id: int, now: datetime | None = None) -> Recording:
     """Queue a done recording for diarization, analytics and store_results again.
 
@@ -257,13 +267,7 @@ def rediarize(recording_id: int, now: datetime | None = None) -> Recording:
             f"recording #{recording_id} is {recording.status.value}; only done recordings "
             "(which have a transcript) can be re-diarized"
         )
-    result = _guarded_update(
-        recording,
-        status=Status.QUEUED,
-        resume_from_step=REDIARIZE_FROM,
-        retry_count=0,
-        updated_at=now or utcnow(),
-    )
+    result = _guarded_update(recording, **_queued_for_rediarization(now))
     log.info(
         "Queued recording %s file_name=%r for re-diarization", recording.id, recording.file_name
     )
@@ -273,12 +277,7 @@ def rediarize(recording_id: int, now: datetime | None = None) -> Recording:
 def rediarize_pending(now: datetime | None = None) -> int:
     """Queue every done recording flagged diarization_pending; returns how many."""
     count = (
-        Recording.update(
-            status=Status.QUEUED,
-            resume_from_step=REDIARIZE_FROM,
-            retry_count=0,
-            updated_at=now or utcnow(),
-        )
+        Recording.update(**_queued_for_rediarization(now))
         .where(Recording.diarization_pending & (Recording.status == Status.DONE.value))
         .execute()
     )

@@ -11,20 +11,21 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from redis import Redis
 
+from tests.conftest import free_port
+from tests.stereo_calls import read_wav_mono, resample, write_wav
 from whisperops.config import Settings
 from whisperops.db import database_proxy
+from whisperops.models import Recording, Status
 from whisperops.sweep import enqueue_pending_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,6 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Valkey:
@@ -192,21 +187,25 @@ def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
     return env
 
 
-def write_wav(path: Path, samples: np.ndarray, sample_rate: int = 16000) -> Path:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(sample_rate)
-        handle.writeframes(pcm.tobytes())
-    return path
+def count(status: Status) -> int:
+    """Recordings in ``status`` now (the connection is not kept: threads poll this)."""
+    try:
+        return Recording.select().where(Recording.status == status).count()
+    finally:
+        database_proxy.close()
+
+
+def current(recording_id: int) -> Recording:
+    """The recording's row as it is now."""
+    try:
+        return Recording.get_by_id(recording_id)
+    finally:
+        database_proxy.close()
 
 
 def variants(source: Path, folder: Path, count: int, prefix: str = "rec") -> list[Path]:
     """``count`` copies of a WAV with distinct content (a little extra silence each),
     so SHA-256 de-duplication takes every one."""
-    from tests.stereo_calls import read_wav_mono, resample
-
     audio, rate = read_wav_mono(source)
     audio = resample(audio, rate)
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,10 @@ import pytest
 
 from tests.integration.cli_runner import run_cli
 from tests.privileges import without_read_override
-from tests.reliability.harness import Workers, wait_until, worker_env, write_wav
+from tests.reliability.harness import Workers, count, wait_until, worker_env
+from tests.stereo_calls import write_wav
 from whisperops.config import Settings
-from whisperops.db import bind_database, database_proxy
+from whisperops.db import bind_database
 from whisperops.migrations import migrate
 from whisperops.models import Recording, Status, Transcript
 from whisperops.runtime import init_runtime
@@ -123,19 +124,12 @@ def test_bad_input_corpus_fails_clearly_and_blocks_nothing(
     workers.start("corpus", prefix=without_read_override(tmp_path))
     run_cli(env, "enqueue")
 
-    def finished() -> bool:
-        try:
-            return (
-                Recording.select()
-                .where(Recording.status.in_([Status.QUEUED.value, Status.PROCESSING.value]))
-                .count()
-                == 0
-            )
-        finally:
-            database_proxy.close()
-
     try:
-        wait_until(finished, 300, "every recording to finish")
+        wait_until(
+            lambda: count(Status.QUEUED) + count(Status.PROCESSING) == 0,
+            300,
+            "every recording to finish",
+        )
     finally:
         workers.stop_all()
     logs = workers.logs()

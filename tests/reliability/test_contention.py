@@ -10,11 +10,17 @@ from pathlib import Path
 from redis import Redis
 
 from tests.audio import write_speech_wav
-from tests.reliability.harness import SweepLoop, Workers, variants, wait_until, worker_env
+from tests.reliability.harness import (
+    SweepLoop,
+    Workers,
+    count,
+    variants,
+    wait_until,
+    worker_env,
+)
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.console.snapshot import Query, take_snapshot
-from whisperops.db import database_proxy
 from whisperops.models import Recording, Status, Transcript
 
 RECORDINGS = 200
@@ -39,13 +45,6 @@ class ConsolePoller(threading.Thread):
             self.errors.extend(e for e in (snapshot.db_error, snapshot.redis_error) if e)
 
 
-def done_count() -> int:
-    try:
-        return Recording.select().where(Recording.status == Status.DONE).count()
-    finally:
-        database_proxy.close()
-
-
 def test_four_workers_sweep_and_console_on_one_database(
     rel_settings: Settings, tmp_path: Path
 ) -> None:
@@ -61,7 +60,9 @@ def test_four_workers_sweep_and_console_on_one_database(
     try:
         for index in range(WORKERS):
             workers.start(f"w{index}")
-        wait_until(lambda: done_count() == RECORDINGS, 400, f"{RECORDINGS} recordings done", 1)
+        wait_until(
+            lambda: count(Status.DONE) == RECORDINGS, 400, f"{RECORDINGS} recordings done", 1
+        )
     finally:
         poller.stopping.set()
         poller.join(timeout=30)

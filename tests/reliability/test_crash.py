@@ -7,19 +7,10 @@ from pathlib import Path
 
 from tests.integration.pipeline_helpers import ingest
 from tests.reliability.conftest import ON_SQLITE
-from tests.reliability.harness import SweepLoop, Workers, wait_until, worker_env
+from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
 from whisperops.config import Settings
-from whisperops.db import database_proxy
 from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
 from whisperops.pipeline import STEPS
-
-
-def current(recording_id: int) -> Recording:
-    try:
-        return Recording.get_by_id(recording_id)
-    finally:
-        database_proxy.close()
-
 
 CRASH_POINTS: list[tuple[str, Callable[[Recording], bool]]] = [
     ("transcribe just started", lambda r: r.processing_step == "transcribe"),

@@ -12,11 +12,17 @@ from rq import Queue
 
 from tests.audio import write_speech_wav
 from tests.reliability.conftest import ON_POSTGRESQL
-from tests.reliability.harness import SweepLoop, Workers, variants, wait_until, worker_env
+from tests.reliability.harness import (
+    SweepLoop,
+    Workers,
+    count,
+    variants,
+    wait_until,
+    worker_env,
+)
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.db import database_proxy
-from whisperops.models import Recording, Status, StepRun, Transcript
+from whisperops.models import Status, StepRun, Transcript
 from whisperops.queues import TRANSCRIBE_QUEUE
 
 RECORDINGS = 500
@@ -36,12 +42,8 @@ class InFlightSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(0.1):
-            try:
-                processing = Recording.select().where(Recording.status == Status.PROCESSING)
-                self.peak = max(self.peak, processing.count() + self.queue.count)
-                self.samples += 1
-            finally:
-                database_proxy.close()
+            self.peak = max(self.peak, count(Status.PROCESSING) + self.queue.count)
+            self.samples += 1
 
 
 @ON_POSTGRESQL
@@ -56,12 +58,6 @@ def test_500_recordings_two_workers_bounded_in_flight(
     sweep = SweepLoop(settings, interval=0.5)
     sampler = InFlightSampler(settings.redis_url)
 
-    def done() -> int:
-        try:
-            return Recording.select().where(Recording.status == Status.DONE).count()
-        finally:
-            database_proxy.close()
-
     for index in range(WORKERS):
         workers.start(f"w{index}")
     wait_until(lambda: len(workers.alive()) == WORKERS, 30, "workers up")
@@ -70,7 +66,7 @@ def test_500_recordings_two_workers_bounded_in_flight(
     sweep.start()
     sampler.start()
     try:
-        wait_until(lambda: done() == RECORDINGS, 600, f"{RECORDINGS} done", every=1)
+        wait_until(lambda: count(Status.DONE) == RECORDINGS, 600, f"{RECORDINGS} done", every=1)
     finally:
         took = time.monotonic() - started
         sampler.stopping.set()

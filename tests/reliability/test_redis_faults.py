@@ -9,21 +9,21 @@ import pytest
 from redis import Redis
 
 from tests.reliability.conftest import ON_POSTGRESQL
-from tests.reliability.harness import SweepLoop, Valkey, Workers, variants, wait_until, worker_env
+from tests.reliability.harness import (
+    SweepLoop,
+    Valkey,
+    Workers,
+    count,
+    variants,
+    wait_until,
+    worker_env,
+)
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.db import database_proxy
-from whisperops.models import Recording, Status, Transcript
+from whisperops.models import Status, Transcript
 from whisperops.runtime import init_runtime
 
 BATCH = 24
-
-
-def count(status: Status) -> int:
-    try:
-        return Recording.select().where(Recording.status == status).count()
-    finally:
-        database_proxy.close()
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from textual.widgets import DataTable
 
+from tests.conftest import free_port
 from tests.integration.cli_runner import ROOT, run_cli
 from tests.reliability.conftest import ON_POSTGRESQL
-from tests.reliability.harness import Valkey, free_port, wait_until
+from tests.reliability.harness import Valkey, wait_until
 from whisperops.config import load_settings
 from whisperops.console.app import build_app
 from whisperops.db import bind_database

@@ -125,12 +125,12 @@ def test_channel_backend_finds_the_turns_of_a_call_with_bleed_and_crosstalk(
 def test_channel_backend_skips_a_mono_mix_saved_as_stereo(tmp_path: Path) -> None:
     """Both channels the same audio: no channel carries one party, so no speakers
     (pending, for pyannote) rather than everything given to the first name."""
-    from tests.stereo_calls import read_wav_mono, resample, write_stereo_wav
+    from tests.stereo_calls import read_wav_mono, resample, write_wav
 
     call = build_espeak_call(tmp_path / "call.wav")
     left, rate = read_wav_mono(call.path)  # the two parties mixed down
     mix = resample(left, rate)
-    dual_mono = write_stereo_wav(tmp_path / "dual-mono.wav", mix, mix)
+    dual_mono = write_wav(tmp_path / "dual-mono.wav", mix, mix)
     assert ChannelDiarizer(SPEAKERS).diarize(dual_mono) == Skip(
         "both channels carry the same audio (a mono mix saved as stereo) and no pyannote "
         "model configured",

@@ -64,16 +64,20 @@ def _smooth(db: np.ndarray) -> np.ndarray:
     return np.vstack([np.convolve(row, kernel, mode="valid") for row in padded])
 
 
-def active_frames(db: np.ndarray) -> np.ndarray:
-    """Boolean (2, frames): where each channel's own party is speaking.
+def noise_floor(db: np.ndarray) -> np.ndarray:
+    """Each channel's noise floor in dB, shape (2, 1)."""
+    return np.percentile(db, 10, axis=1, keepdims=True)
+
+
+def active_frames(db: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Boolean (2, frames): where each channel's own party is speaking, from the
+    smoothed frame energies ``db`` and their ``noise_floor``.
 
     Hysteresis: a stretch of frames a little above the noise floor counts only if
     it reaches clearly above it somewhere, so soft word endings stay in the turn
     while noise bumps stay out. Bleed is judged on the energy above each channel's
     noise floor: near the floor both channels converge and would look alike.
     """
-    db = _smooth(db)
-    floor = np.percentile(db, 10, axis=1, keepdims=True)
     peak = np.percentile(db, 99, axis=1, keepdims=True)
     # On a noisy line (little room between floor and peak) the margins shrink with it.
     room = peak - floor
@@ -132,23 +136,22 @@ class ChannelDiarizer:
         self.speakers = tuple(padded[:2])
 
     def diarize(self, path: Path) -> list[SpeakerTurn] | Skip:
-        db = frame_energies_db(path)
-        if carries_one_mix(db):
+        db = _smooth(frame_energies_db(path))
+        floor = noise_floor(db)
+        if carries_one_mix(db, floor):
             return Skip(
                 "both channels carry the same audio (a mono mix saved as stereo) and no "
                 "pyannote model configured",
                 pending=True,
             )
-        return turns_from_activity(active_frames(db), self.speakers)
+        return turns_from_activity(active_frames(db, floor), self.speakers)
 
 
-def carries_one_mix(db: np.ndarray) -> bool:
+def carries_one_mix(db: np.ndarray, floor: np.ndarray) -> bool:
     """True when the two channels are the same mix (dual mono, or two microphones side
     by side): where there is sound they differ by a few dB at most, while a call
     recording's channels differ by the bleed, 15 dB and more, most of the time."""
-    smoothed = _smooth(db)
-    floor = np.percentile(smoothed, 10, axis=1, keepdims=True)
-    sound = (smoothed > floor + SOFT_ABOVE_FLOOR_DB).any(axis=0)
+    sound = (db > floor + SOFT_ABOVE_FLOOR_DB).any(axis=0)
     if not sound.any():
         return False  # silence: nothing to tell apart, and nothing to assign either
-    return float(np.median(np.abs(smoothed[0] - smoothed[1])[sound])) < SAME_AUDIO_DB
+    return float(np.median(np.abs(db[0] - db[1])[sound])) < SAME_AUDIO_DB

@@ -143,15 +143,8 @@ def parse_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
 def extract_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
     audio = probe_audio(Path(state.recording.file_path))
     state.audio = audio
-    state.fence.update(
-        duration_sec=audio.duration_sec,
-        sample_rate=audio.sample_rate,
-        channels=audio.channels,
-        codec=audio.codec,
-        container_format=audio.container_format,
-        bit_rate=audio.bit_rate,
-        metadata_json=json.dumps(audio.as_dict()),
-    )
+    stored = audio.as_dict()
+    state.fence.update(**stored, metadata_json=json.dumps(stored))
     return StepOutcome.OK, (
         f"{short_duration(audio.duration_sec)}, {audio.codec}, "
         f"{audio.sample_rate} Hz, {audio.channels} ch"
@@ -397,14 +390,7 @@ def resume_from_kept_results(state: JobState) -> bool:
     state.language = transcript.language
     state.language_probability = transcript.language_probability
     state.model_name = transcript.model_name
-    state.audio = AudioInfo(
-        duration_sec=recording.duration_sec,
-        sample_rate=recording.sample_rate,
-        channels=recording.channels,
-        codec=recording.codec,
-        container_format=recording.container_format,
-        bit_rate=recording.bit_rate,
-    )
+    state.audio = AudioInfo.of_recording(recording)
     return True
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import av
@@ -22,7 +22,13 @@ class AudioInfo:
     bit_rate: int | None
 
     def as_dict(self) -> dict:
+        """The fields by name; they are also the recording's column names."""
         return asdict(self)
+
+    @classmethod
+    def of_recording(cls, recording) -> AudioInfo:
+        """What extract_metadata stored on the recording row."""
+        return cls(**{field.name: getattr(recording, field.name) for field in fields(cls)})
 
 
 def probe_audio(path: Path) -> AudioInfo:
