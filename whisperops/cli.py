@@ -44,6 +44,17 @@ class Context:
             )
         return self._settings
 
+    def override(self, name: str, raw: str) -> Settings:
+        """The settings with one value from the command line, parsed as its variable is."""
+        import dataclasses
+
+        option = OPTIONS_BY_NAME[name]
+        try:
+            value = option.parse(raw)
+        except ValueError as exc:
+            raise click.BadParameter(f"{raw!r}: {exc}") from None
+        return dataclasses.replace(self.settings, **{name: value})
+
     def database(self, require_current: bool = True, wait_sec: float = 0):
         """Bind the database; unless told otherwise, insist its schema is current.
 
@@ -259,20 +270,52 @@ def enqueue(context: Context) -> None:
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
-@click.option("--name", help="Worker name shown by `rq info` (default: RQ's).")
+@click.option("--name", help="Worker name shown by `rq info` (one process only; default: RQ's).")
 @click.option(
     "--maintenance", is_flag=True, help="Serve the sweep's queue (whisperops-maintenance) instead."
 )
+@click.option(
+    "--processes",
+    metavar="N|auto",
+    help="Transcribe worker processes (default: worker_processes, 'auto' = calibrated).",
+)
 @pass_context
-def worker(context: Context, burst: bool, name: str | None, maintenance: bool) -> None:
-    """Run a transcribe worker on queue whisperops-transcribe (or the maintenance worker).
+def worker(
+    context: Context, burst: bool, name: str | None, maintenance: bool, processes: str | None
+) -> None:
+    """Run transcribe workers on queue whisperops-transcribe (or the maintenance worker).
 
-    The Whisper model is loaded once when the worker starts and reused by every job.
+    The layout (processes, threads per model replica, batch size) left at 'auto' comes
+    from a calibration on the model, cached per host; the worker logs what it chose
+    and why. Each process loads the Whisper model once and reuses it for every job.
     """
+    settings = context.settings
+    if processes is not None:
+        settings = context.override("worker_processes", processes)
+    if name and not maintenance:  # a name is one worker's: one process
+        if settings.worker_processes not in (1, "auto"):
+            raise click.UsageError("--name needs a single process (--processes 1)")
+        settings = context.override("worker_processes", "1")
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
     from whisperops.worker import run_worker
 
-    run_worker(context.settings, burst=burst, name=name, maintenance=maintenance)
+    run_worker(settings, burst=burst, name=name, maintenance=maintenance)
+
+
+@cli.command()
+@pass_context
+def calibrate(context: Context) -> None:
+    """Measure the worker layout for this host and model again, and show the choice.
+
+    Decodes a bundled clip of real speech in each candidate layout (threads per model
+    replica, batched or sequential, batch size) and caches the result in the data
+    folder, where workers with settings at 'auto' find it.
+    """
+    from whisperops.layout import resolve_layout
+
+    layout = resolve_layout(context.settings, recalibrate=True)
+    click.echo(layout.reason.replace("; ", "\n"))
+    click.echo(f"chosen: {layout.describe()}")
 
 
 @cli.command()

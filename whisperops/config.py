@@ -80,6 +80,21 @@ def _integer(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+def _auto_or_integer(minimum: int) -> Callable[[Any], int | str]:
+    """'auto' (chosen by the worker's calibration) or an integer >= ``minimum``."""
+    integer = _integer(minimum)
+
+    def parse(raw: Any) -> int | str:
+        if str(raw).strip().lower() == "auto":
+            return "auto"
+        try:
+            return integer(raw)
+        except ValueError:
+            raise ValueError(f"expected 'auto' or an integer >= {minimum}") from None
+
+    return parse
+
+
 def _boolean(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -293,6 +308,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "compute_type",
         _choice(
+            "auto",
             "default",
             "auto",
             "int8",
@@ -304,8 +320,8 @@ OPTIONS: tuple[Option, ...] = (
             "bfloat16",
             "float32",
         ),
-        "int8",
-        "CTranslate2 compute type.",
+        "auto",
+        "CTranslate2 compute type; 'auto' = int8 on CPU, float16 on CUDA.",
     ),
     Option("beam_size", _integer(1), 5, "Beam size for Whisper decoding."),
     Option(
@@ -320,7 +336,26 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "Language code such as 'en'; unset lets Whisper detect it.",
     ),
-    Option("cpu_threads", _integer(0), 0, "CPU threads for CTranslate2; 0 lets it choose."),
+    Option(
+        "worker_processes",
+        _auto_or_integer(1),
+        "auto",
+        "Transcribe worker processes `whisperops worker` runs; 'auto' = the calibrated layout "
+        "for this host and model (never more than memory allows).",
+    ),
+    Option(
+        "cpu_threads",
+        _auto_or_integer(0),
+        "auto",
+        "CTranslate2 threads per model replica; 'auto' = calibrated, 0 = CTranslate2's default.",
+    ),
+    Option(
+        "batch_size",
+        _auto_or_integer(0),
+        "auto",
+        "Chunks decoded together on recordings with more than one chunk of speech; "
+        "0 = sequential decoding, 'auto' = calibrated.",
+    ),
     Option(
         "job_timeout_sec",
         _integer(0),
@@ -420,7 +455,9 @@ class Settings:
     beam_size: int
     vad_filter: bool
     language: str | None
-    cpu_threads: int
+    worker_processes: int | str
+    cpu_threads: int | str
+    batch_size: int | str
     job_timeout_sec: int
     diarization_backend: str
     pyannote_model: str | None

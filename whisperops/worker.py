@@ -20,6 +20,8 @@ from rq.exceptions import StopRequested
 from rq.worker import WorkerStatus
 
 from whisperops.config import Settings
+from whisperops.db import database_proxy
+from whisperops.layout import applied, concrete, resolve_layout
 from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.redis_server import REDIS_DOWN, connect_redis
 from whisperops.runtime import init_runtime
@@ -116,14 +118,66 @@ class TranscribeWorker(OutlivesRedis):
         super().request_stop(signum, frame)
 
 
-def build_transcribe_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
+def prepare_transcribe_process(settings: Settings) -> None:
+    """What a transcribe worker process does once, before its first job."""
     init_runtime(settings)
-    from whisperops.pipeline.job import shutdown_requested
+    from whisperops.layout import cached_calibration, calibration_key
+    from whisperops.pipeline.job import pace, shutdown_requested
     from whisperops.pipeline.transcriber import load_model
 
     load_model(settings)  # once per process, before the first job arrives
+    calibration = cached_calibration(
+        settings, calibration_key(settings, settings.device, settings.compute_type)
+    )
+    if calibration is not None:  # the first job's progress estimate starts from it
+        pace.initial.update(calibration.pace)
     shutdown_requested.clear()
+
+
+def build_transcribe_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
+    settings = concrete(settings)
+    prepare_transcribe_process(settings)
     return TranscribeWorker([TRANSCRIBE_QUEUE], connection=connect_redis(settings), name=name)
+
+
+class PooledTranscribeWorker(TranscribeWorker):
+    """One process of `whisperops worker --processes N`, forked by RQ's WorkerPool.
+
+    The pool builds it with RQ's arguments only; the resolved settings come as a
+    class attribute set before the fork (see :func:`run_worker_pool`).
+    """
+
+    settings: Settings
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        prepare_transcribe_process(self.settings)
+
+    def work(self, *args, **kwargs):
+        # The pool asks for RQ's scheduler in every worker; whisperops schedules its
+        # sweep with rq-scheduler, and a scheduler would fork a copy of the model.
+        kwargs["with_scheduler"] = False
+        return super().work(*args, **kwargs)
+
+
+def run_worker_pool(settings: Settings, burst: bool) -> None:
+    """``settings.worker_processes`` transcribe workers under RQ's WorkerPool.
+
+    The pool forks them, restarts one that dies (its recording is left to the
+    sweep) and on SIGTERM/SIGINT passes the stop on to each, which then releases
+    its recording as a single worker does.
+    """
+    from rq.worker_pool import WorkerPool
+
+    database_proxy.close()  # a connection must not be shared with the forked processes
+    worker_class = type("PooledTranscribeWorker", (PooledTranscribeWorker,), {"settings": settings})
+    pool = WorkerPool(
+        [TRANSCRIBE_QUEUE],
+        connection=connect_redis(settings),
+        num_workers=settings.worker_processes,
+        worker_class=worker_class,
+    )
+    pool.start(burst=burst, logging_level=settings.log_level)
 
 
 def build_maintenance_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
@@ -141,6 +195,13 @@ def run_worker(
     waits for Redis and starts the loop again, model still loaded: under honcho one
     process exiting stops the whole stack, so a Redis restart must not end it.
     """
+    if not maintenance:
+        layout = resolve_layout(settings)
+        log.info("Worker layout: %s (%s)", layout.describe(), layout.reason)
+        settings = applied(settings, layout)
+        if settings.worker_processes > 1:
+            run_worker_pool(settings, burst)
+            return True
     build = build_maintenance_worker if maintenance else build_transcribe_worker
     worker = build(settings, name)
     log.info(

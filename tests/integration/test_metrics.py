@@ -201,9 +201,9 @@ def test_live_scrape_sees_recording_in_processing(
         scraped: list[str] = []
         original = job.ProgressEstimator.on_segment
 
-        def scrape_at_third_segment(self, seek_frames: int) -> None:
-            original(self, seek_frames)
-            if self.segments == 3:
+        def scrape_at_third_segment(self, decoded_sec: float) -> None:
+            original(self, decoded_sec)
+            if self.reports == 4:  # reported before the 4th segment is taken
                 in_db = Recording.get_by_id(recording_id).processing_segments_count
                 scraped.append((in_db, _http_get(f"http://127.0.0.1:{port}/metrics")))
 

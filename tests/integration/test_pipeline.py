@@ -120,9 +120,9 @@ def test_failure_inside_transcribe_names_step_and_segments(
     attempt = enqueue(pipeline_settings, recording)
     original = job.ProgressEstimator.on_segment
 
-    def break_after_three(self, seek_frames: int) -> None:
-        original(self, seek_frames)
-        if self.segments == 3:
+    def break_after_three(self, decoded_sec: float) -> None:
+        original(self, decoded_sec)
+        if self.reports == 4:  # reported before the 4th segment is taken
             raise RuntimeError("decoder exploded")
 
     monkeypatch.setattr(job.ProgressEstimator, "on_segment", break_after_three)
@@ -144,9 +144,9 @@ def test_timeout_in_transcribe_uses_timeout_format(
     attempt = enqueue(pipeline_settings, recording)
     original = job.ProgressEstimator.on_segment
 
-    def time_out_after_two(self, seek_frames: int) -> None:
-        original(self, seek_frames)
-        if self.segments == 2:
+    def time_out_after_two(self, decoded_sec: float) -> None:
+        original(self, decoded_sec)
+        if self.reports == 3:  # reported before the 3rd segment is taken
             raise JobTimeoutException("Task exceeded maximum timeout value (60 seconds)")
 
     monkeypatch.setattr(job.ProgressEstimator, "on_segment", time_out_after_two)
@@ -225,9 +225,9 @@ def test_attempt_superseded_mid_transcription_stops_without_writing(
     attempt = enqueue(pipeline_settings, recording)
     original = job.ProgressEstimator.on_segment
 
-    def operator_requeues(self, seek_frames: int) -> None:
-        original(self, seek_frames)
-        if self.segments == 2:
+    def operator_requeues(self, decoded_sec: float) -> None:
+        original(self, decoded_sec)
+        if self.reports == 3:
             ops.requeue(recording.id)  # bumps the attempt: this job is fenced off
 
     monkeypatch.setattr(job.ProgressEstimator, "on_segment", operator_requeues)

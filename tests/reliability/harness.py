@@ -106,9 +106,18 @@ class Workers:
         self, name: str, *extra: str, prefix: tuple[str, ...] = (), **env: str
     ) -> subprocess.Popen:
         """Start one worker; ``prefix`` wraps the command (e.g. to drop privileges)."""
+        return self._start(name, ("--name", name, *extra), prefix, env)
+
+    def start_pool(self, name: str, processes: int, *extra: str, **env: str) -> subprocess.Popen:
+        """Start `whisperops worker --processes N` (RQ's WorkerPool), logged as ``name``."""
+        return self._start(name, ("--processes", str(processes), *extra), (), env)
+
+    def _start(
+        self, name: str, arguments: tuple[str, ...], prefix: tuple[str, ...], env: dict[str, str]
+    ) -> subprocess.Popen:
         out = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "whisperops", "worker", "--name", name, *extra],
+            [*prefix, sys.executable, "-m", "whisperops", "worker", *arguments],
             env=self.env | env,
             cwd=ROOT,
             stdout=out,
@@ -182,6 +191,11 @@ def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
         "WHISPEROPS_DIARIZATION_BACKEND": "none",
         "WHISPEROPS_LOG_LEVEL": "info",
         "PYANNOTE_METRICS_ENABLED": "false",
+        # One sequential process, unless a test asks for a pool or batching: no
+        # calibration run, and crash points land mid-transcription.
+        "WHISPEROPS_WORKER_PROCESSES": "1",
+        "WHISPEROPS_CPU_THREADS": "1",
+        "WHISPEROPS_BATCH_SIZE": "0",
     }
     env.update({f"WHISPEROPS_{key.upper()}": str(value) for key, value in overrides.items()})
     return env

@@ -19,48 +19,88 @@ class FakeClock:
         return self.now
 
 
-def test_estimate_uses_pace_before_any_segment() -> None:
+def test_estimate_uses_the_prior_pace_before_anything_is_decoded() -> None:
     clock = FakeClock()
-    estimator = ProgressEstimator(30.0, seconds_per_window=6.0, clock=clock)  # one window: 6 s
+    estimator = ProgressEstimator(30.0, seconds_per_speech_sec=0.2, clock=clock)  # 6 s
     clock.now = 3.0
     estimate = estimator.estimate()
     assert round(estimate.ratio, 2) == 0.5
     assert round(estimate.remaining_sec, 2) == 3.0
 
 
-def test_estimate_follows_decoding_position_on_long_files() -> None:
+def test_estimate_follows_decoded_speech_when_the_prior_is_wrong() -> None:
     clock = FakeClock()
-    # Prior pace is wrong (3 s x 20 windows = 60 s); the real pace is 180 s for 600 s.
-    estimator = ProgressEstimator(600.0, seconds_per_window=3.0, clock=clock)
-    for window in range(10):  # ten 30-s windows decoded at 9 s each
-        clock.now = 9.0 * (window + 1)
-        estimator.on_segment(seek_frames=window * 3000)
+    # The prior says 60 s for 600 s of speech; decoding really takes 180 s.
+    estimator = ProgressEstimator(600.0, seconds_per_speech_sec=0.1, clock=clock)
+    for part in range(10):  # 300 s of speech decoded, 30 s of it every 9 s
+        clock.now = 9.0 * (part + 1)
+        estimator.on_segment(30.0 * (part + 1))
     estimate = estimator.estimate()
-    true_ratio = 90.0 / 180.0
-    assert abs(estimate.ratio - true_ratio) < 0.05
+    assert abs(estimate.ratio - 90.0 / 180.0) < 0.05
     assert abs(estimate.remaining_sec - 90.0) < 90.0 * 0.15
 
 
 def test_estimate_never_goes_backwards_and_stays_below_one() -> None:
     clock = FakeClock()
-    estimator = ProgressEstimator(30.0, seconds_per_window=3.0, clock=clock)
+    estimator = ProgressEstimator(30.0, seconds_per_speech_sec=0.1, clock=clock)
     clock.now = 10.0  # far slower than the prior
     high = estimator.estimate().ratio
-    assert high == 0.99
-    estimator.on_segment(seek_frames=0)
-    assert estimator.estimate().ratio == high
+    assert high < 0.99  # overdue: it slows down instead of sitting at 99%
+    estimator.on_segment(15.0)
+    assert estimator.estimate().ratio >= high
+    clock.now = 1000.0
+    assert estimator.estimate().ratio == 0.99
 
 
-def test_pace_tracker_learns_seconds_per_window_and_ignores_an_outlier() -> None:
-    pace = PaceTracker(initial=2.5)
-    assert pace.seconds_per_window == 2.5
-    pace.observe(windows=1, took_sec=2.0)
-    assert pace.seconds_per_window == 2.0
-    pace.observe(windows=2, took_sec=4.4)  # a file that needed two windows: same pace
-    pace.observe(windows=1, took_sec=9.0)  # a temperature-fallback job
-    assert pace.seconds_per_window == 2.2
-    pace.observe(windows=0, took_sec=0.5)  # silence: no window decoded, nothing learned
-    assert len(pace.observed) == 3
+# Reports of a real run (5 minutes of the bundled call, batched over 2 replicas):
+# (seconds since the step began, seconds of speech decoded); 231 s of speech in 11.4 s.
+RECORDED_RUN = [(4.7, 46), (4.9, 93), (8.8, 140), (8.8, 187), (10.9, 209), (11.4, 231)]
+
+
+def trajectory(prior: float, reports=RECORDED_RUN, speech=231.0, step=0.1):
+    """(true fraction, estimated ratio) sampled every ``step`` seconds, as the console does."""
+    clock = FakeClock()
+    estimator = ProgressEstimator(speech, seconds_per_speech_sec=prior, clock=clock, started=0.0)
+    total, pending, samples = reports[-1][0], list(reports), []
+    while clock.now < total:
+        while pending and pending[0][0] <= clock.now:
+            estimator.on_segment(pending.pop(0)[1])
+        samples.append((clock.now / total, estimator.estimate().ratio))
+        clock.now += step
+    return samples
+
+
+def test_progress_on_a_recorded_trajectory_is_monotone_bounded_and_close() -> None:
+    samples = trajectory(prior=0.048)  # the pace a worker learned on earlier jobs
+    ratios = [ratio for _, ratio in samples]
+    assert ratios == sorted(ratios) and 0 <= ratios[0] and ratios[-1] <= 0.99
+    mae = sum(abs(true - ratio) for true, ratio in samples) / len(samples)
+    assert mae < 0.05
+    first_at_99 = min((true for true, ratio in samples if ratio >= 0.99), default=1.0)
+    assert first_at_99 > 0.9  # no long plateau at 99%
+
+
+def test_progress_with_a_prior_twice_too_fast_still_does_not_sit_at_99() -> None:
+    samples = trajectory(prior=0.024)
+    ratios = [ratio for _, ratio in samples]
+    assert ratios == sorted(ratios)
+    first_at_99 = min((true for true, ratio in samples if ratio >= 0.99), default=1.0)
+    assert first_at_99 > 0.85
+    halfway = next(ratio for true, ratio in samples if true >= 0.5)
+    assert halfway < 0.85
+
+
+def test_pace_tracker_learns_per_mode_and_ignores_an_outlier() -> None:
+    pace = PaceTracker()
+    assert pace.seconds_per_speech_sec("sequential") == 0.12  # the built-in default
+    pace.initial["sequential"] = 0.1  # as a worker seeds it from its calibration
+    assert pace.seconds_per_speech_sec("sequential") == 0.1
+    pace.observe("sequential", speech_sec=30.0, took_sec=3.0)
+    pace.observe("sequential", speech_sec=20.0, took_sec=2.4)
+    pace.observe("sequential", speech_sec=30.0, took_sec=30.0)  # a temperature-fallback job
+    assert pace.seconds_per_speech_sec("sequential") == 0.12
+    pace.observe("batched", speech_sec=2.0, took_sec=1.0)  # too little speech to learn from
+    assert pace.seconds_per_speech_sec("batched") == 0.06
 
 
 def test_analytics_from_segments() -> None:

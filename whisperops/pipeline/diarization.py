@@ -37,9 +37,14 @@ class Diarizer(Protocol):
         ...
 
 
-def choose_diarizer(
+def diarization_backend(
     settings: Settings, channels: int | None, duration_sec: float | None
-) -> Diarizer | Skip:
+) -> str | Skip:
+    """The backend that will diarize this recording ('channel' or 'pyannote'), or a Skip.
+
+    Decided from the settings and the audio alone, without loading anything: the
+    transcribe step asks it whether word timings will be used.
+    """
     backend = settings.diarization_backend
     if backend == "none":
         return Skip("diarization backend is 'none'", pending=False)
@@ -52,15 +57,23 @@ def choose_diarizer(
         )
     if backend == "auto":
         if settings.pyannote_model:
-            backend = "pyannote"
-        elif channels == 2:
-            backend = "channel"
-        else:
-            audio = "mono audio" if (channels or 1) == 1 else f"{channels}-channel audio"
-            return Skip(f"{audio} and no pyannote model configured", pending=True)
+            return "pyannote"
+        if channels == 2:
+            return "channel"
+        audio = "mono audio" if (channels or 1) == 1 else f"{channels}-channel audio"
+        return Skip(f"{audio} and no pyannote model configured", pending=True)
+    if backend == "channel" and (channels or 1) < 2:
+        return Skip("mono audio: the channel backend needs two channels", pending=False)
+    return backend
+
+
+def choose_diarizer(
+    settings: Settings, channels: int | None, duration_sec: float | None
+) -> Diarizer | Skip:
+    backend = diarization_backend(settings, channels, duration_sec)
+    if isinstance(backend, Skip):
+        return backend
     if backend == "channel":
-        if (channels or 1) < 2:
-            return Skip("mono audio: the channel backend needs two channels", pending=False)
         from whisperops.pipeline.channel_diarizer import ChannelDiarizer
 
         return ChannelDiarizer(settings.channel_speaker_names)

