@@ -73,7 +73,7 @@ def trajectory(prior: float, reports=RECORDED_RUN, speech=231.0, step=0.1):
 def test_progress_on_a_recorded_trajectory_is_monotone_bounded_and_close() -> None:
     samples = trajectory(prior=0.048)  # the pace a worker learned on earlier jobs
     ratios = [ratio for _, ratio in samples]
-    assert ratios == sorted(ratios) and 0 <= ratios[0] and ratios[-1] <= 0.99
+    assert ratios == sorted(ratios) and ratios[0] >= 0 and ratios[-1] <= 0.99
     mae = sum(abs(true - ratio) for true, ratio in samples) / len(samples)
     assert mae < 0.05
     first_at_99 = min((true for true, ratio in samples if ratio >= 0.99), default=1.0)

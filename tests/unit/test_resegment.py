@@ -1,5 +1,7 @@
 """Long segments are cut into readable cues at punctuation and pauses."""
 
+import itertools
+
 from whisperops.pipeline.resegment import MAX_CUE_CHARS, MAX_CUE_SEC, readable
 from whisperops.pipeline.segments import Segment, Word
 
@@ -49,7 +51,7 @@ def test_long_segment_without_words_is_cut_at_punctuation_with_times_shared_by_l
     assert pieces[0].text.endswith((".", ","))
     assert " ".join(p.text for p in pieces) == text
     assert pieces[0].start == 0.0 and pieces[-1].end == 14.0
-    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(pieces))
 
 
 def test_a_single_long_word_cannot_be_cut_and_is_kept() -> None:
