@@ -15,7 +15,9 @@ import pytest
 from tests.audio import write_speech_wav
 from tests.conftest import free_port
 from tests.integration.cli_runner import ROOT
+from whisperops.config import load_settings
 from whisperops.db import bind_database
+from whisperops.layout import resolve_layout
 from whisperops.models import Recording, Status
 from whisperops.redis_server import read_embedded
 
@@ -104,7 +106,7 @@ def test_stack_processes_inbox_then_stops_on_sigterm(stack, tmp_path: Path) -> N
         os.replace(path, inbox / path.name)  # dropped in whole, as a copy tool would finish
 
     bind_database(f"sqlite:///{data_dir / 'whisperops.db'}")
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240  # the worker calibrates first (under a minute)
     while True:
         rows = {r.file_name: r for r in Recording.select()}
         finished = [r for r in rows.values() if r.status in (Status.DONE, Status.FAILED)]
@@ -136,7 +138,12 @@ def test_stack_processes_inbox_then_stops_on_sigterm(stack, tmp_path: Path) -> N
         timeout=30,
     )
     assert "whisperops-transcribe" in info.stdout and "whisperops-maintenance" in info.stdout
-    assert "2 workers" in info.stdout, info.stdout
+    # The default worker layout is 'auto': the worker calibrated as the stack started,
+    # cached the choice, and runs that many transcribe processes beside the maintenance one.
+    settings = load_settings(environ={"WHISPEROPS_DATA_DIR": str(data_dir)})
+    processes = resolve_layout(settings).processes
+    assert (data_dir / "calibration.json").exists()
+    assert f"{processes + 1} workers" in info.stdout, info.stdout
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         metrics = response.read().decode()
