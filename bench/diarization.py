@@ -47,7 +47,7 @@ def best_of(runs: int, action) -> float:
 
 
 def transcribe_seconds(settings, path: Path, word_timestamps: bool) -> float:
-    model = load_model(settings)
+    model = load_model(settings).model
 
     def run() -> None:
         segments, _info = model.transcribe(

@@ -115,20 +115,10 @@ class Stack:
     def __init__(self, folder: Path) -> None:
         self.data_dir = folder / "data"
         self.log = (folder / "stack.log").open("w+")
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in {"DATABASE_URL", "REDIS_URL"} and not k.startswith("WHISPEROPS_")
-        }
         from tests.conftest import free_port
+        from tests.integration.cli_runner import stack_environment
 
-        env.update(
-            {
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                "WHISPEROPS_DATA_DIR": str(self.data_dir),
-                "WHISPEROPS_EXPORTER_PORT": str(free_port()),
-            }
-        )
+        env = stack_environment(self.data_dir, free_port())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start"],
             cwd=ROOT,

@@ -10,6 +10,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without whisperops settings or service URLs."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("WHISPEROPS_")
+    }
+
+
+def stack_environment(data_dir: Path, exporter_port: int, **settings: str) -> dict[str, str]:
+    """Environment for `honcho start` on the embedded defaults in ``data_dir``."""
+    env = clean_environment()
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "WHISPEROPS_DATA_DIR": str(data_dir),
+            "WHISPEROPS_EXPORTER_PORT": str(exporter_port),
+        }
+    )
+    env.update(settings)
+    return env
+
+
 def run_cli(
     env: dict[str, str],
     *args: str,
@@ -18,12 +41,7 @@ def run_cli(
     prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """``whisperops ARGS`` with ``env``; ``prefix`` wraps the command (e.g. setpriv)."""
-    full_env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("WHISPEROPS_")
-    }
-    full_env.update(env)
+    full_env = clean_environment() | env
     return subprocess.run(
         [*prefix, sys.executable, "-m", "whisperops", *args],
         env=full_env,

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from redis import Redis
 
+from tests.stereo_calls import StereoCall, build_espeak_call
 from whisperops.config import Settings
 from whisperops.runtime import init_runtime
 
@@ -14,5 +15,18 @@ from whisperops.runtime import init_runtime
 @pytest.fixture
 def pipeline_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
     configured = dataclasses.replace(settings, redis_url=redis_url, heartbeat_interval_sec=1)
+    init_runtime(configured)
+    return configured
+
+
+@pytest.fixture(scope="module")
+def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> StereoCall:
+    """A two-party espeak-ng call, one party per channel."""
+    return build_espeak_call(tmp_path_factory.mktemp("calls") / "call-0042.wav")
+
+
+def configure(settings: Settings, **changes) -> Settings:
+    """``settings`` with ``changes``, made this process's runtime."""
+    configured = dataclasses.replace(settings, **changes)
     init_runtime(configured)
     return configured

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.audio import word_error_rate
+from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import process
 from tests.real_speech import real_recording, reference_for
-from tests.stereo_calls import StereoCall, build_espeak_call
+from tests.stereo_calls import StereoCall
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.models import Recording, Status, StepRun, Transcript, TranscriptSegment
 from whisperops.pipeline.resegment import MAX_CUE_CHARS, MAX_CUE_SEC
-from whisperops.runtime import init_runtime
 
 COPIES = 5  # 2.5 minutes of the real two-speaker call
 
@@ -24,17 +23,6 @@ COPIES = 5  # 2.5 minutes of the real two-speaker call
 @pytest.fixture(scope="module")
 def interview(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return real_recording(tmp_path_factory.mktemp("real") / "interview.wav", COPIES)
-
-
-@pytest.fixture(scope="module")
-def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> StereoCall:
-    return build_espeak_call(tmp_path_factory.mktemp("calls") / "call-0042.wav")
-
-
-def configure(settings: Settings, **changes) -> Settings:
-    configured = dataclasses.replace(settings, **changes)
-    init_runtime(configured)
-    return configured
 
 
 def transcribe_run(recording_id: int) -> StepRun:

@@ -8,13 +8,13 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
 from redis import Redis
 
 from tests.conftest import require_pyannote
 from tests.integration.cli_runner import run_cli
+from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import enqueue, process, run_burst
-from tests.stereo_calls import StereoCall, build_espeak_call
+from tests.stereo_calls import StereoCall
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.models import (
@@ -29,18 +29,6 @@ from whisperops.pipeline import STEPS
 from whisperops.pipeline.diarization import assign_speakers
 from whisperops.pipeline.job import words_from_json
 from whisperops.pipeline.segments import Segment, SpeakerTurn
-from whisperops.runtime import init_runtime
-
-
-@pytest.fixture(scope="module")
-def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> StereoCall:
-    return build_espeak_call(tmp_path_factory.mktemp("calls") / "call-0042.wav")
-
-
-def configure(settings: Settings, **changes) -> Settings:
-    configured = dataclasses.replace(settings, **changes)
-    init_runtime(configured)
-    return configured
 
 
 def diarization_run(recording_id: int, attempt: int | None = None) -> StepRun:

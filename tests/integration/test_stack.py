@@ -14,7 +14,7 @@ import pytest
 
 from tests.audio import write_speech_wav
 from tests.conftest import free_port
-from tests.integration.cli_runner import ROOT
+from tests.integration.cli_runner import ROOT, stack_environment
 from whisperops.config import load_settings
 from whisperops.db import bind_database
 from whisperops.layout import resolve_layout
@@ -50,21 +50,13 @@ def alive(pid: int) -> bool:
 def stack(tmp_path: Path):
     data_dir = tmp_path / "data"
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL"} and not k.startswith("WHISPEROPS_")
-    }
-    env.update(
-        {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-            "WHISPEROPS_DATA_DIR": str(data_dir),
-            "WHISPEROPS_SWEEP_INTERVAL_SEC": "2",
-            "WHISPEROPS_WATCHER_POLL_SEC": "1",
-            "WHISPEROPS_WATCHER_STABLE_SECONDS": "1",
-            "WHISPEROPS_HEARTBEAT_INTERVAL_SEC": "1",
-            "WHISPEROPS_EXPORTER_PORT": str(port),
-        }
+    env = stack_environment(
+        data_dir,
+        port,
+        WHISPEROPS_SWEEP_INTERVAL_SEC="2",
+        WHISPEROPS_WATCHER_POLL_SEC="1",
+        WHISPEROPS_WATCHER_STABLE_SECONDS="1",
+        WHISPEROPS_HEARTBEAT_INTERVAL_SEC="1",
     )
     honcho = subprocess.Popen(
         [sys.executable, "-m", "honcho", "start"],

@@ -24,6 +24,14 @@ from whisperops.queueing import transcribe_queue
 from whisperops.queues import job_id
 
 
+def ingest_calls(settings: Settings, folder: Path, count: int) -> list[Recording]:
+    """``count`` 30-s calls of real speech, each at its own gain, ingested."""
+    return [
+        ingest(settings, real_recording(folder / f"call-{i}.wav", 1, first_gain=i))
+        for i in range(count)
+    ]
+
+
 def live_workers(queue) -> set[int]:
     """Pids of the registered workers of ``queue`` whose process is running."""
     pids = set()
@@ -66,10 +74,7 @@ def test_two_processes_side_by_side_own_progress_and_a_corrupt_file_fails_alone(
     rel_settings: Settings, tmp_path: Path
 ) -> None:
     interview = ingest(rel_settings, real_recording(tmp_path / "interview.wav", 4))
-    calls = [
-        ingest(rel_settings, real_recording(tmp_path / f"call-{i}.wav", 1, first_gain=i))
-        for i in range(3)
-    ]
+    calls = ingest_calls(rel_settings, tmp_path, 3)
     corrupt_path = tmp_path / "corrupt.wav"
     corrupt_path.write_bytes(os.urandom(30_000))
     corrupt = ingest(rel_settings, corrupt_path)
@@ -122,10 +127,7 @@ def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
 ) -> None:
     # Sequential, so the long recording is still in transcribe when it is killed.
     long = ingest(rel_settings, real_recording(tmp_path / "long.wav", 6))
-    calls = [
-        ingest(rel_settings, real_recording(tmp_path / f"call-{i}.wav", 1, first_gain=i))
-        for i in range(4)
-    ]
+    calls = ingest_calls(rel_settings, tmp_path, 4)
     redis = Redis.from_url(rel_settings.redis_url)
     queue = transcribe_queue(redis)
     enqueue_queued(queue, rel_settings)
