@@ -167,7 +167,10 @@ class Stack:
         from whisperops.redis_server import connect_redis
 
         started = time.perf_counter()
-        ids = [ops.ingest_file(path, self.settings).recording_id for path in files]
+        added = [ops.ingest_file(path, self.settings) for path in files]
+        if any(result.outcome != "added" for result in added):
+            raise SystemExit(f"not ingested: {[r for r in added if r.outcome != 'added']}")
+        ids = [result.recording_id for result in added]
         enqueue_queued(transcribe_queue(connect_redis(self.settings)), self.settings)
         peak = 0
         deadline = time.monotonic() + timeout
@@ -222,11 +225,52 @@ def unique_copies(files: list[Path], run: int) -> list[Path]:
     return copies
 
 
+def measure_bare(files: list[Path], layouts, what: str) -> dict:
+    """Seconds and WER of each bare layout on ``files``."""
+    results = {}
+    for layout in layouts:
+        seconds, texts = bare(files, *layout)
+        results[layout] = (seconds, wer_of(texts))
+        print(f"  bare {what}, {label(layout):32s} {seconds:6.1f} s  WER {results[layout][1]:.3f}")
+    return results
+
+
+def measure_stack(folder: Path, parts: dict[str, list[Path]], repeat: int, bare_again) -> dict:
+    """Best-of-``repeat`` seconds per part on the default stack, WER and peak worker RSS;
+    between runs ``bare_again(part)`` re-times the best bare layout, in turn."""
+    stack = Stack(folder)
+    took: dict[str, list[float]] = {part: [] for part in parts}
+    wer, peak = {}, 0
+    try:
+        workers = stack.wait_ready()
+        for run in range(repeat):
+            for part, files in parts.items():
+                seconds, rss, texts = stack.run(unique_copies(files, run))
+                took[part].append(seconds)
+                wer[part], peak = wer_of(texts), max(peak, rss)
+                print(f"  whisperops {part}, run {run + 1}: {seconds:.1f} s", flush=True)
+                if run:
+                    bare_again(part)
+    finally:
+        stack.stop()
+    stack.log.seek(0)
+    for line in stack.log:
+        if "Worker layout" in line:
+            print(f"  {line.split('INFO whisperops.worker: ')[-1].strip()}")
+    return {
+        "workers": workers,
+        "seconds": {part: min(times) for part, times in took.items()},
+        "wer": wer,
+        "peak": peak,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--long", type=int, default=4, help="5-minute recordings")
     parser.add_argument("--calls", type=int, default=20, help="30-second calls")
     parser.add_argument("--repeat", type=int, default=2, help="best of N for the final ratios")
+    parser.add_argument("--part", choices=["all", "archive", "single"], default="all")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     archive = [
@@ -235,82 +279,47 @@ def main() -> None:
     archive += [
         real_recording(folder / f"call-{i}.wav", 1, first_gain=i) for i in range(options.calls)
     ]
-    single = real_recording(folder / "single.wav", 10, first_gain=3)
+    # Its own gains (the long ones start at gains 0-3), so not a duplicate of one of them.
+    single = real_recording(folder / "single.wav", 10, first_gain=4)
     cores = usable_cores()
-    audio_min = (options.long * 300 + options.calls * 30) / 60
     print(
-        f"{cores} cores; archive {options.long} x 5 min + {options.calls} x 30 s "
-        f"({audio_min:.0f} min of real speech); bundled tiny.en int8, beam {BEAM}, VAD"
+        f"{cores} cores; archive {options.long} x 5 min + {options.calls} x 30 s of real "
+        f"speech; one 5-min file; bundled tiny.en int8, beam {BEAM}, VAD"
     )
+    parts = {"archive": archive, "single": [single]}  # single: one 5-min file alone
+    if options.part != "all":
+        parts = {options.part: parts[options.part]}
+    bare_results = {
+        part: measure_bare(files, bare_layouts(cores, single=len(files) == 1), part)
+        for part, files in parts.items()
+    }
+    best = {part: min(found, key=lambda k: found[k][0]) for part, found in bare_results.items()}
 
-    results = {}
-    for layout in bare_layouts(cores):
-        seconds, texts = bare(archive, *layout)
-        results[layout] = (seconds, wer_of(texts))
+    def bare_again(part: str) -> None:
+        seconds, wer = bare_results[part][best[part]]
+        again = bare(parts[part], *best[part])[0]
+        bare_results[part][best[part]] = (min(seconds, again), wer)
+
+    ours = measure_stack(folder, parts, options.repeat, bare_again)
+    print(f"whisperops: default stack, {ours['workers']} transcribe worker processes")
+    for part in parts:
+        seconds = ours["seconds"][part]
+        best_seconds, best_wer = bare_results[part][best[part]]
+        default_seconds, default_wer = bare_results[part][(1, 0, "sequential")]
         print(
-            f"  bare {label(layout):32s} {seconds:6.1f} s  WER {results[layout][1]:.3f}", flush=True
+            f"{part}: whisperops {seconds:.1f} s (best of {options.repeat}) / best bare "
+            f"({label(best[part])}) {best_seconds:.1f} s = {seconds / best_seconds:.2f} "
+            f"(target <= 1.15); / default bare (1 proc, default threads, sequential) "
+            f"{default_seconds:.1f} s = {seconds / default_seconds:.2f} "
+            f"({default_seconds / seconds:.1f}x the throughput)"
         )
-    singles = {}
-    for layout in bare_layouts(cores, single=True):
-        singles[layout] = bare([single], *layout)[0]
-        print(f"  bare one 5-min file, {label(layout):25s} {singles[layout]:6.1f} s", flush=True)
-    best_layout = min(results, key=lambda layout: results[layout][0])
-    best_single_layout = min(singles, key=singles.get)
-
-    stack = Stack(folder)
-    took, single_took, peak, texts = [], [], 0, {}
-    try:
-        workers = stack.wait_ready()
-        for run in range(options.repeat):
-            seconds, rss, texts = stack.run(unique_copies(archive, run))
-            took.append(seconds)
-            seconds, rss_single, _ = stack.run(unique_copies([single], run))
-            single_took.append(seconds)
-            peak = max(peak, rss, rss_single)
-            print(f"  whisperops run {run + 1}: archive {took[-1]:.1f} s, one file {seconds:.1f} s")
-            if run:  # the bare bests again, in turn with whisperops
-                again = bare(archive, *best_layout)[0]
-                results[best_layout] = (
-                    min(again, results[best_layout][0]),
-                    results[best_layout][1],
-                )
-                singles[best_single_layout] = min(
-                    singles[best_single_layout], bare([single], *best_single_layout)[0]
-                )
-    finally:
-        stack.stop()
-    stack.log.seek(0)
-    log_lines = [line for line in stack.log if "Worker layout" in line]
-    best, best_wer = results[best_layout]
-    default, default_wer = results[(1, 0, "sequential")]
-    wer = wer_of(texts)
-    took, single_took = min(took), min(single_took)
-    print(
-        f"whisperops default stack ({workers} transcribe worker processes): best of "
-        f"{options.repeat}: {took:.1f} s for the archive, WER {wer:.3f}"
-    )
-    for line in log_lines:
-        print(f"  {line.split('INFO whisperops.worker: ')[-1].strip()}")
-    print(
-        f"archive: whisperops / best bare ({label(best_layout)}) = {took / best:.2f} "
-        f"(target <= 1.15)"
-    )
-    print(
-        f"archive: whisperops / default bare (1 proc, default threads, sequential) = "
-        f"{took / default:.2f} ({default / took:.1f}x the throughput)"
-    )
-    print(
-        f"one 5-min recording: whisperops {single_took:.1f} s / best bare "
-        f"({label(best_single_layout)}) {singles[best_single_layout]:.1f} s = "
-        f"{single_took / singles[best_single_layout]:.2f} (target <= 1.15)"
-    )
-    print(
-        f"WER: whisperops {wer:.3f}, bare default sequential {default_wer:.3f} "
-        f"(target <= +0.01), best bare {best_wer:.3f}"
-    )
+        print(
+            f"{part}: WER whisperops {ours['wer'][part]:.3f}, bare default sequential "
+            f"{default_wer:.3f} (target <= +0.01), best bare {best_wer:.3f}"
+        )
     print(
         f"peak memory of the transcribe worker processes together: "
-        f"{peak / 2**30:.2f} GiB (target <= 1.5 GB)"
+        f"{ours['peak'] / 2**30:.2f} GiB (target <= 1.5 GB)"
     )
 
 

@@ -90,6 +90,18 @@ def test_progress_with_a_prior_twice_too_fast_still_does_not_sit_at_99() -> None
     assert halfway < 0.85
 
 
+def test_the_last_chunk_of_a_batched_recording_runs_on_one_replica_and_takes_longer() -> None:
+    clock = FakeClock()
+    # Two replicas decode 30-s chunks side by side: 0.05 s per speech second together.
+    estimator = ProgressEstimator(140.0, seconds_per_speech_sec=0.05, clock=clock, parallel=2)
+    sequential = ProgressEstimator(140.0, seconds_per_speech_sec=0.05, clock=clock)
+    clock.now = 6.0
+    estimator.on_segment(120.0)  # four chunks done; one 20-s chunk left, for one replica
+    assert abs(estimator.estimate().remaining_sec - 20.0 * 0.05 * 2) < 0.01
+    sequential.on_segment(120.0)
+    assert abs(sequential.estimate().remaining_sec - 20.0 * 0.05) < 0.01
+
+
 def test_pace_tracker_learns_per_mode_and_ignores_an_outlier() -> None:
     pace = PaceTracker()
     assert pace.seconds_per_speech_sec("sequential") == 0.12  # the built-in default

@@ -191,7 +191,10 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     state.language, state.language_probability = info.language, info.language_probability
     state.model_name = model_label(settings)
     state.estimator = ProgressEstimator(
-        info.speech_sec, pace.seconds_per_speech_sec(info.pace_key), started=started
+        info.speech_sec,
+        pace.seconds_per_speech_sec(info.pace_key),
+        started=started,
+        parallel=info.parallel,
     )
     log.info(
         "Decoding %s of speech, %s, %s %s",

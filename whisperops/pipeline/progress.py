@@ -12,11 +12,14 @@ The ratio is elapsed / (elapsed + remaining): it moves with time between reports
 never moves backwards, and stays below 1 until the step is done. When the part
 being decoded takes longer than the pace says, the remaining time is kept at a
 tenth of what the pace predicts for the rest, instead of reaching zero: the
-estimate slows down rather than sitting at 99%.
+estimate slows down rather than sitting at 99%. In batched decoding the last
+chunks of a recording run on fewer replicas than the pace was learned on: what
+is left is stretched accordingly.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -25,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 PRIOR_WEIGHT_SPEECH_SEC = 30.0
+CHUNK_SEC = 30.0
+"""Batched decoding's chunks of speech are up to this long (VAD cuts at pauses)."""
 _MAX_RATIO_BEFORE_DONE = 0.99
 _OVERDUE_FLOOR = 0.1
 
@@ -71,9 +76,13 @@ class ProgressEstimator:
         seconds_per_speech_sec: float | None,
         clock: Callable[[], float] = time.monotonic,
         started: float | None = None,
+        parallel: int = 1,
     ) -> None:
         self.speech_sec = max(speech_sec, 0.001)
         self.prior = seconds_per_speech_sec
+        # Batched decoding runs this many chunks at once (one per model replica); the
+        # pace is learned with all of them busy, but the last chunks run with fewer.
+        self.parallel = max(1, parallel)
         self.clock = clock
         # When the step began (reading the audio and VAD come before decoding and
         # are part of the time being estimated), and when decoding began.
@@ -115,7 +124,9 @@ class ProgressEstimator:
             pace = self.pace()
             if pace is None:
                 return Estimate(self._last_ratio, elapsed, None)
-            left = (self.speech_sec - self.decoded_sec) * pace
+            speech_left = self.speech_sec - self.decoded_sec
+            busy = min(self.parallel, max(1, math.ceil(speech_left / CHUNK_SEC - 0.1)))
+            left = speech_left * pace * self.parallel / busy
             since_report = now - (self.decoded_at or self.decoding_from)
             remaining = max(left - since_report, left * _OVERDUE_FLOOR)
             total = elapsed + remaining

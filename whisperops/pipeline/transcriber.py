@@ -125,8 +125,22 @@ def load_model(settings: Settings) -> LoadedModel:
                 local_files_only=settings.model == "bundled" or Path(settings.model).exists(),
             )
             pool = ThreadPoolExecutor(replicas, thread_name_prefix="whisper-replica")
+            _warm_up(model)
             loaded = _models[key] = LoadedModel(model, replicas, pool)
         return loaded
+
+
+def _warm_up(model) -> None:
+    """Decode a few seconds of speech once: CTranslate2's first call allocates its
+    buffers and takes several times as long, which the first recording would pay
+    (and the progress estimate would learn as this worker's pace)."""
+    from faster_whisper.audio import decode_audio
+
+    from whisperops.layout import SPEECH_SAMPLE
+
+    sample = decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)[: 10 * SAMPLE_RATE]
+    segments, _ = model.transcribe(sample, beam_size=1, without_timestamps=True)
+    list(segments)
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,8 @@ class TranscriptionInfo:
     """Seconds of speech to decode (after VAD): what progress counts against."""
     mode: str
     """'batched (N)' or 'sequential'."""
+    parallel: int = 1
+    """Chunks decoded at once: the model's replicas when batched, else 1."""
 
     @property
     def pace_key(self) -> str:
@@ -197,6 +213,7 @@ def start_transcription(
         duration_sec=duration,
         speech_sec=speech,
         mode=mode,
+        parallel=loaded.replicas if batch else 1,
     )
     return details, (piece for segment in segments for piece in readable(segment))
 
