@@ -11,4 +11,4 @@ scripts/setup.sh "${WHISPEROPS_TEST_EXTRAS:-dev,diarization}"
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/pytest -ra "$@"
+exec .venv/bin/pytest -ra --durations=15 "$@"

@@ -310,7 +310,7 @@ def measure(request: dict) -> Calibration:
         return info.duration_after_vad
 
     def batched(model, pool, replicas: int, batch: int) -> tuple[float, float]:
-        pipeline = ReplicaBatchedPipeline(model, pool, replicas, lambda _sec: None)
+        pipeline = ReplicaBatchedPipeline(model, pool, replicas, lambda *_progress: None)
         begun = time.perf_counter()
         segments, info = pipeline.transcribe(
             recording, batch_size=batch, without_timestamps=False, **options

@@ -19,6 +19,10 @@ from whisperops.pipeline.resegment import MAX_CUE_CHARS, MAX_CUE_SEC
 
 COPIES = 5  # 2.5 minutes of the real two-speaker call
 
+# Decoding does not depend on the database: these run on SQLite only (the suite's
+# pipeline and reliability tests cover PostgreSQL).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def interview(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -40,7 +44,8 @@ def srt_cue_seconds(path: Path) -> list[float]:
 
 # WER bounds a little above what each mode measures here (0.14 batched; 0.33 sequential,
 # the same as a bare faster-whisper call: conditioned on the text before, Whisper
-# repeats the call's "Hello?" into a loop at each repetition of the call).
+# repeats the call's "Hello?" into a loop at each repetition of the call). Batched
+# against sequential on the same archive is compared by bench.throughput.
 @pytest.mark.parametrize(
     ("batch_size", "mode", "max_wer"), [(8, "batched (8)", 0.2), (0, "sequential", 0.4)]
 )
@@ -49,7 +54,10 @@ def test_real_speech_in_both_modes_is_accurate_with_short_cues_and_no_word_timin
 ) -> None:
     # The default diarization (auto) skips a mono recording without a pyannote
     # model, so nothing would use word timings: none are asked for.
-    settings = configure(pipeline_settings, batch_size=batch_size, diarization_backend="auto")
+    # One thread per replica: batches are spread over the replicas, as calibrated here.
+    settings = configure(
+        pipeline_settings, cpu_threads=1, batch_size=batch_size, diarization_backend="auto"
+    )
     row = process(settings, interview)
     assert row.status is Status.DONE, row.error_message
 
@@ -74,22 +82,6 @@ def test_real_speech_in_both_modes_is_accurate_with_short_cues_and_no_word_timin
     cues = srt_cue_seconds(files[".srt"])
     assert len(cues) == len(segments)
     assert sum(cue > MAX_CUE_SEC for cue in cues) == len(too_long)
-
-
-def test_batched_and_sequential_agree_on_the_words(
-    pipeline_settings: Settings, interview: Path, tmp_path: Path
-) -> None:
-    texts = {}
-    for batch_size in (8, 0):
-        settings = configure(pipeline_settings, batch_size=batch_size, diarization_backend="none")
-        copy = tmp_path / f"interview-{batch_size}.wav"
-        copy.write_bytes(interview.read_bytes() + bytes(batch_size + 1))  # its own SHA-256
-        row = process(settings, copy)
-        texts[batch_size] = Transcript.get(Transcript.recording == row.id).text
-    batched = word_error_rate(reference_for(COPIES), texts[8])
-    sequential = word_error_rate(reference_for(COPIES), texts[0])
-    print(f"WER batched {batched:.3f}, sequential {sequential:.3f}")
-    assert batched <= sequential + 0.01
 
 
 def test_word_timings_are_taken_when_the_channel_backend_will_use_them(

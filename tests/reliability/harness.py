@@ -191,10 +191,11 @@ def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
         "WHISPEROPS_DIARIZATION_BACKEND": "none",
         "WHISPEROPS_LOG_LEVEL": "info",
         "PYANNOTE_METRICS_ENABLED": "false",
-        # One sequential process, unless a test asks for a pool or batching: no
-        # calibration run, and crash points land mid-transcription.
+        # One sequential process with CTranslate2's default threads, unless a test
+        # asks for a pool, replicas or batching: no calibration run, and crash points
+        # land mid-transcription.
         "WHISPEROPS_WORKER_PROCESSES": "1",
-        "WHISPEROPS_CPU_THREADS": "1",
+        "WHISPEROPS_CPU_THREADS": "0",
         "WHISPEROPS_BATCH_SIZE": "0",
     }
     env.update({f"WHISPEROPS_{key.upper()}": str(value) for key, value in overrides.items()})

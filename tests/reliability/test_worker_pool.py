@@ -80,7 +80,7 @@ def test_two_processes_side_by_side_own_progress_and_a_corrupt_file_fails_alone(
     corrupt = ingest(rel_settings, corrupt_path)
     enqueue_queued(transcribe_queue(Redis.from_url(rel_settings.redis_url)), rel_settings)
 
-    workers = Workers(worker_env(rel_settings, batch_size=8), tmp_path / "logs")
+    workers = Workers(worker_env(rel_settings, cpu_threads=1, batch_size=8), tmp_path / "logs")
     poller = ProgressPoller()
     poller.start()
     try:
@@ -131,7 +131,7 @@ def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
     redis = Redis.from_url(rel_settings.redis_url)
     queue = transcribe_queue(redis)
     enqueue_queued(queue, rel_settings)
-    env = worker_env(rel_settings, stuck_processing_threshold_sec=3, max_retries=5)
+    env = worker_env(rel_settings, cpu_threads=1, stuck_processing_threshold_sec=3, max_retries=5)
     workers = Workers(env, tmp_path / "logs")
     sweep = SweepLoop(rel_settings, interval=1.0)
     try:

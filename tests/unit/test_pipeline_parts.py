@@ -102,6 +102,16 @@ def test_the_last_chunk_of_a_batched_recording_runs_on_one_replica_and_takes_lon
     assert abs(sequential.estimate().remaining_sec - 20.0 * 0.05) < 0.01
 
 
+def test_batched_pace_counts_replica_seconds_not_the_wall_clock() -> None:
+    clock = FakeClock()
+    # Two replicas, 0.1 s per speech second each: 0.05 s per speech second together.
+    estimator = ProgressEstimator(240.0, seconds_per_speech_sec=None, clock=clock, parallel=2)
+    clock.now = 2.4  # the first 24-s chunk is done; the other replica's is still in flight
+    estimator.on_segment(24.0, work_sec=2.4)
+    assert abs(estimator.pace() - 0.05) < 1e-9  # the wall clock alone would say 0.1
+    assert abs(estimator.estimate().remaining_sec - 216.0 * 0.05) < 0.01
+
+
 def test_pace_tracker_learns_per_mode_and_ignores_an_outlier() -> None:
     pace = PaceTracker()
     assert pace.seconds_per_speech_sec("sequential") == 0.12  # the built-in default

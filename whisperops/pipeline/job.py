@@ -178,9 +178,9 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     started = time.monotonic()
     words_for = word_timings_for(state)
 
-    def on_decoded(decoded_sec: float) -> None:
+    def on_decoded(decoded_sec: float, *work_sec: float) -> None:
         if state.estimator is not None:
-            state.estimator.on_segment(decoded_sec)
+            state.estimator.on_segment(decoded_sec, *work_sec)
 
     info, decoded = start_transcription(
         Path(state.recording.file_path),

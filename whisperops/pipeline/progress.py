@@ -90,23 +90,33 @@ class ProgressEstimator:
         self.started = self.decoding_from if started is None else started
         self.decoded_sec = 0.0
         self.decoded_at: float | None = None
+        self.work_sec: float | None = None
         self.reports = 0
         self._last_ratio = 0.0
         self._lock = threading.Lock()
 
-    def on_segment(self, decoded_sec: float) -> None:
-        """Decoding has reached ``decoded_sec`` seconds of the speech."""
+    def on_segment(self, decoded_sec: float, work_sec: float | None = None) -> None:
+        """Decoding has reached ``decoded_sec`` seconds of the speech.
+
+        Batched decoding also says how many replica-seconds the finished chunks took
+        (``work_sec``): with chunks in flight on the other replicas, the wall time
+        since the start would make the pace look slower than it is.
+        """
         with self._lock:
             self.reports += 1
             if decoded_sec > self.decoded_sec:
                 self.decoded_sec = min(decoded_sec, self.speech_sec)
                 self.decoded_at = self.clock()
+                self.work_sec = work_sec
 
     def pace(self) -> float | None:
         """Wall seconds per speech second: observed in this job, blended with the prior."""
         if self.decoded_at is None or self.decoded_sec <= 0:
             return self.prior
-        observed = (self.decoded_at - self.decoding_from) / self.decoded_sec
+        if self.work_sec is not None:
+            observed = self.work_sec / self.parallel / self.decoded_sec
+        else:
+            observed = (self.decoded_at - self.decoding_from) / self.decoded_sec
         if self.prior is None:
             return observed
         weight = self.decoded_sec

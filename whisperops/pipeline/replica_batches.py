@@ -17,6 +17,7 @@ GPU) the batch stays whole, which is what a GPU needs to be fast.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,13 +30,14 @@ class ReplicaBatchedPipeline(BatchedInferencePipeline):
         model,
         pool: ThreadPoolExecutor,
         replicas: int,
-        on_decoded: Callable[[float], None],
+        on_decoded: Callable[[float, float], None],
     ) -> None:
         super().__init__(model)
         self.pool = pool
         self.replicas = replicas
         self.on_decoded = on_decoded
         self.decoded_sec = 0.0
+        self.work_sec = 0.0
         self._lock = threading.Lock()
 
     def forward(self, features, tokenizer, chunks_metadata, options):
@@ -53,8 +55,11 @@ class ReplicaBatchedPipeline(BatchedInferencePipeline):
         return [segments for part in parts for segments in part.result()]
 
     def _part(self, features, tokenizer, chunks_metadata, options):
+        begun = time.perf_counter()
         results = super().forward(features, tokenizer, chunks_metadata, options)
         with self._lock:
             self.decoded_sec += sum(chunk["duration"] for chunk in chunks_metadata)
-            self.on_decoded(self.decoded_sec)
+            # Replica-seconds spent: the pace of the parts done, whatever is in flight.
+            self.work_sec += time.perf_counter() - begun
+            self.on_decoded(self.decoded_sec, self.work_sec)
         return results

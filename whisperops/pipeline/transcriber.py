@@ -83,7 +83,7 @@ class LoadedModel:
     replicas: int
     pool: ThreadPoolExecutor
 
-    def batched(self, on_decoded: Callable[[float], None]):
+    def batched(self, on_decoded: Callable[..., None]):
         from whisperops.pipeline.replica_batches import ReplicaBatchedPipeline
 
         return ReplicaBatchedPipeline(self.model, self.pool, self.replicas, on_decoded)
@@ -173,13 +173,14 @@ def start_transcription(
     path: Path,
     settings: Settings,
     words: bool,
-    on_decoded: Callable[[float], None] = lambda _sec: None,
+    on_decoded: Callable[..., None] = lambda *_progress: None,
 ) -> tuple[TranscriptionInfo, Iterator[Segment]]:
     """Prepare decoding (audio, VAD) and return what is known then, with the segments.
 
     ``words`` asks for word timings (diarization splits at speaker changes with them,
     and long segments are cut between words). ``on_decoded(seconds)`` is called as
-    decoding advances, with the seconds of speech decoded so far.
+    decoding advances, with the seconds of speech decoded so far (and, when batched,
+    the replica-seconds the decoded chunks took).
     """
     from faster_whisper.audio import decode_audio
 
