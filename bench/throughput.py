@@ -271,6 +271,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="30-second calls")
     parser.add_argument("--repeat", type=int, default=2, help="best of N for the final ratios")
     parser.add_argument("--part", choices=["all", "archive", "single"], default="all")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="bare baseline: only P=cores x 1 thread batched and the default layout",
+    )
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     archive = [
@@ -279,8 +284,8 @@ def main() -> None:
     archive += [
         real_recording(folder / f"call-{i}.wav", 1, first_gain=i) for i in range(options.calls)
     ]
-    # Its own gains (the long ones start at gains 0-3), so not a duplicate of one of them.
-    single = real_recording(folder / "single.wav", 10, first_gain=4)
+    # Its own gains (the long ones start at 0-3), so not a duplicate of one of them.
+    single = real_recording(folder / "single.wav", 10, first_gain=99)
     cores = usable_cores()
     print(
         f"{cores} cores; archive {options.long} x 5 min + {options.calls} x 30 s of real "
@@ -289,9 +294,15 @@ def main() -> None:
     parts = {"archive": archive, "single": [single]}  # single: one 5-min file alone
     if options.part != "all":
         parts = {options.part: parts[options.part]}
+
+    def layouts(single: bool) -> list:
+        every = bare_layouts(cores, single=single)
+        if not options.quick:
+            return every
+        return [(1, 0, "sequential"), (1, 0, "batched") if single else (cores, 1, "batched")]
+
     bare_results = {
-        part: measure_bare(files, bare_layouts(cores, single=len(files) == 1), part)
-        for part, files in parts.items()
+        part: measure_bare(files, layouts(len(files) == 1), part) for part, files in parts.items()
     }
     best = {part: min(found, key=lambda k: found[k][0]) for part, found in bare_results.items()}
 

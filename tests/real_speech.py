@@ -35,8 +35,12 @@ def _call() -> np.ndarray:
 
 
 def real_recording(path: Path, copies: int, first_gain: int = 0) -> Path:
-    """``copies`` x 30 s of the real call, each copy at the next gain, as 16-bit WAV."""
-    call = _call()
+    """``copies`` x 30 s of the real call, each copy at the next gain, as 16-bit WAV.
+
+    Every ``first_gain`` gives different samples (past the five gains, each round is
+    1% louder), so recordings built with distinct values are never duplicates.
+    """
+    call = _call() * (1 + 0.01 * (first_gain // len(GAINS)))
     parts = [call * GAINS[(first_gain + i) % len(GAINS)] for i in range(copies)]
     return write_wav(path, np.concatenate(parts))
 
