@@ -31,7 +31,6 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from multiprocessing import get_context
@@ -41,7 +40,6 @@ from tests.audio import word_error_rate
 from tests.real_speech import real_recording, reference_for
 from whisperops.pipeline.transcriber import location_of, usable_cores
 
-ROOT = Path(__file__).resolve().parent.parent
 BEAM = 5
 
 _model = None
@@ -116,17 +114,10 @@ class Stack:
         self.data_dir = folder / "data"
         self.log = (folder / "stack.log").open("w+")
         from tests.conftest import free_port
-        from tests.integration.cli_runner import stack_environment
+        from tests.integration.cli_runner import stack_environment, start_stack
 
         env = stack_environment(self.data_dir, free_port())
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.process = start_stack(env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 300) -> int:
         """Wait until the transcribe workers are registered; returns how many."""

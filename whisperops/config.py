@@ -310,7 +310,6 @@ OPTIONS: tuple[Option, ...] = (
         _choice(
             "auto",
             "default",
-            "auto",
             "int8",
             "int8_float32",
             "int8_float16",

@@ -41,7 +41,13 @@ from pathlib import Path
 
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
-from whisperops.pipeline.transcriber import location_of, model_location, usable_cores
+from whisperops.pipeline.transcriber import (
+    location_of,
+    model_location,
+    replicas_for,
+    usable_cores,
+    warm_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +146,8 @@ def _store(settings: Settings, calibration: Calibration) -> None:
     temporary.replace(path)
 
 
-def calibrate(settings: Settings, compute_type: str) -> Calibration:
-    """Measure now (in a child process), cache and return the result."""
-    key = calibration_key(settings, "cpu", compute_type)
+def calibrate(settings: Settings, compute_type: str, key: str) -> Calibration:
+    """Measure now (in a child process), cache under ``key`` and return the result."""
     log.info("Calibrating the worker layout for %s (takes a minute or less)", key)
     request = {
         "model": settings.model,
@@ -222,7 +227,7 @@ def resolve_layout(settings: Settings, recalibrate: bool = False) -> Layout:
             with _calibration_lock(settings):
                 calibration = None if recalibrate else cached_calibration(settings, key)
                 if calibration is None:
-                    calibration = calibrate(settings, compute_type)
+                    calibration = calibrate(settings, compute_type, key)
         reason = calibration.summary()
         threads = (
             calibration.cpu_threads if chosen["cpu_threads"] == "auto" else chosen["cpu_threads"]
@@ -244,8 +249,6 @@ def resolve_layout(settings: Settings, recalibrate: bool = False) -> Layout:
                 f"{(memory or 0) / 1024:.1f} GiB available)"
             )
         chosen["cpu_threads"] = threads
-    from whisperops.pipeline.transcriber import replicas_for
-
     return Layout(
         chosen["worker_processes"],
         chosen["cpu_threads"],
@@ -331,7 +334,7 @@ def measure(request: dict) -> Calibration:
             local_files_only=local,
         )
         pool = ThreadPoolExecutor(replicas)
-        list(model.transcribe(call[: 5 * 16000], **options)[0])  # warm-up
+        warm_up(model)
         begun = time.perf_counter()
         speech = [
             stream.result() for stream in [pool.submit(sequential, model) for _ in range(replicas)]

@@ -33,6 +33,17 @@ def stack_environment(data_dir: Path, exporter_port: int, **settings: str) -> di
     return env
 
 
+def start_stack(env: dict[str, str], **popen) -> subprocess.Popen:
+    """`honcho start` on the repository's Procfile, in a session of its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "honcho", "start"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        **popen,
+    )
+
+
 def run_cli(
     env: dict[str, str],
     *args: str,

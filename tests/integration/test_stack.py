@@ -14,7 +14,7 @@ import pytest
 
 from tests.audio import write_speech_wav
 from tests.conftest import free_port
-from tests.integration.cli_runner import ROOT, stack_environment
+from tests.integration.cli_runner import stack_environment, start_stack
 from whisperops.config import load_settings
 from whisperops.db import bind_database
 from whisperops.layout import resolve_layout
@@ -58,15 +58,7 @@ def stack(tmp_path: Path):
         WHISPEROPS_WATCHER_STABLE_SECONDS="1",
         WHISPEROPS_HEARTBEAT_INTERVAL_SEC="1",
     )
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    honcho = start_stack(env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         yield honcho, data_dir, port, env
     finally:

@@ -125,12 +125,12 @@ def load_model(settings: Settings) -> LoadedModel:
                 local_files_only=settings.model == "bundled" or Path(settings.model).exists(),
             )
             pool = ThreadPoolExecutor(replicas, thread_name_prefix="whisper-replica")
-            _warm_up(model)
+            warm_up(model)
             loaded = _models[key] = LoadedModel(model, replicas, pool)
         return loaded
 
 
-def _warm_up(model) -> None:
+def warm_up(model) -> None:
     """Decode a few seconds of speech once: CTranslate2's first call allocates its
     buffers and takes several times as long, which the first recording would pay
     (and the progress estimate would learn as this worker's pace)."""
