@@ -42,7 +42,11 @@ from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.media import AudioInfo, MediaError, probe_audio
 from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
 from whisperops.pipeline.segments import Segment, Word
-from whisperops.pipeline.transcriber import model_label, start_transcription
+from whisperops.pipeline.transcriber import (
+    TranscriptionInfo,
+    model_label,
+    start_transcription,
+)
 from whisperops.pipeline.writers import atomic_write, to_json, to_srt, to_txt, to_vtt
 from whisperops.runtime import runtime
 
@@ -160,9 +164,10 @@ def extract_metadata(state: JobState) -> tuple[StepOutcome, str | None]:
 def word_timings_for(state: JobState) -> str | None:
     """Why this recording needs word timings (the backend that will use them), or None.
 
-    Decided once extract_metadata knows the channels and duration: timing every word
-    costs about a fifth more decoding, so only a diarization backend that will split
-    segments at speaker changes asks for it.
+    Decided once extract_metadata knows the channels and duration: only a diarization
+    backend that will split segments at speaker changes keeps them. (Sequential
+    decoding times words only then: it costs about a fifth more. Batched decoding
+    times them anyway, to cut its chunks into cues.)
     """
     audio = state.audio
     backend = diarization_backend(
@@ -200,7 +205,7 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
         "Decoding %s of speech, %s, %s %s",
         short_duration(info.speech_sec),
         info.mode,
-        f"word timings {words_for}" if words_for else "no word timings",
+        word_timings_text(info, words_for),
         state.who,
     )
     # Publish the first estimate now: readers extrapolate it toward the predicted
@@ -233,8 +238,15 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
     )
     return StepOutcome.OK, (
         f"{len(state.segments)} segments, language {info.language}, {info.mode}, "
-        + (f"word timings {words_for}" if words_for else "no word timings")
+        + word_timings_text(info, words_for)
     )
+
+
+def word_timings_text(info: TranscriptionInfo, words_for: str | None) -> str:
+    """What the word timings were for: kept for a backend, only to cut cues, or none."""
+    if words_for:
+        return f"word timings {words_for}"
+    return "word timings to cut cues, not kept" if info.words_decoded else "no word timings"
 
 
 def log_progress(state: JobState) -> None:

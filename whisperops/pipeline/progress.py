@@ -125,7 +125,11 @@ class ProgressEstimator:
         )
 
     def decoding_took(self) -> float:
-        return self.clock() - self.decoding_from
+        """Wall seconds decoding took, scaled to every replica busy: the unit paces are
+        learned in. A 30-s call is one chunk, decoded on one of two replicas; counted
+        as it is, it would make the next long recording's estimate twice too slow."""
+        took = self.clock() - self.decoding_from
+        return took * min(self.parallel, _chunks(self.speech_sec)) / self.parallel
 
     def estimate(self) -> Estimate:
         with self._lock:
@@ -135,7 +139,7 @@ class ProgressEstimator:
             if pace is None:
                 return Estimate(self._last_ratio, elapsed, None)
             speech_left = self.speech_sec - self.decoded_sec
-            busy = min(self.parallel, max(1, math.ceil(speech_left / CHUNK_SEC - 0.1)))
+            busy = min(self.parallel, _chunks(speech_left))
             left = speech_left * pace * self.parallel / busy
             since_report = now - (self.decoded_at or self.decoding_from)
             remaining = max(left - since_report, left * _OVERDUE_FLOOR)
@@ -143,3 +147,8 @@ class ProgressEstimator:
             ratio = min(_MAX_RATIO_BEFORE_DONE, elapsed / total) if total > 0 else 0.0
             self._last_ratio = max(self._last_ratio, ratio)
             return Estimate(self._last_ratio, elapsed, remaining)
+
+
+def _chunks(speech_sec: float) -> int:
+    """Chunks batched decoding makes of this much speech (VAD cuts them a little short)."""
+    return max(1, math.ceil(speech_sec / CHUNK_SEC - 0.1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,15 @@ class Segment:
     end: float
     text: str
     speaker: str | None = None
-    # Empty when transcribed without word timestamps (diarization backend 'none').
+    # Empty when no diarization backend asked for word timings.
     words: list[Word] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
+
+    def without_words(self) -> Segment:
+        return replace(self, words=[]) if self.words else self
 
 
 @dataclass(frozen=True)

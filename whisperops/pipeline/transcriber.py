@@ -2,15 +2,18 @@
 
 A recording is decoded one of two ways:
 
-* batched (recordings of ``BATCH_MIN_DURATION_SEC`` or more, when ``batch_size`` > 0):
-  Silero VAD cuts the speech at pauses into chunks of up to 30 s, which are decoded
+* batched (when ``batch_size`` > 0 and VAD is on, whatever the length): Silero VAD
+  cuts the speech at pauses into chunks of up to 30 s, which are decoded
   ``batch_size`` at a time (faster-whisper's BatchedInferencePipeline, the idea
   WhisperX is built on). Each batch is split over the model's replicas, so one
   recording keeps every core of its process busy: CTranslate2 releases the GIL and
-  replicas share the weights.
+  replicas share the weights. Each chunk is decoded once, without timestamp tokens,
+  with word timings (cross-attention alignment), and its text is then cut into
+  readable cues between words. Measured on real speech, that is 4-20% faster than
+  decoding timestamp tokens (sequential's window-by-window seeking decodes a
+  30-second call about twice) and at least as accurate; see docs/benchmarks.md.
 * sequential: faster-whisper's own window-by-window loop over the speech, each
-  window conditioned on the text before it. A 30-second call has a single chunk,
-  so batching would have nothing to batch.
+  window conditioned on the text before it, with timestamp tokens.
 
 Either way the amount of speech is known before decoding starts, and decoding
 reports how much of it is done (``on_decoded``): the progress estimate counts that
@@ -34,8 +37,6 @@ from whisperops.pipeline.segments import Segment, Word
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-BATCH_MIN_DURATION_SEC = 60.0
-"""Shorter recordings hold one or two chunks of speech: batching them gains nothing."""
 
 _models: dict[tuple, LoadedModel] = {}
 _models_lock = threading.Lock()
@@ -154,6 +155,8 @@ class TranscriptionInfo:
     """'batched (N)' or 'sequential'."""
     parallel: int = 1
     """Chunks decoded at once: the model's replicas when batched, else 1."""
+    words_decoded: bool = False
+    """Whether words were timed, kept or not (batched decoding cuts its cues with them)."""
 
     @property
     def pace_key(self) -> str:
@@ -161,10 +164,10 @@ class TranscriptionInfo:
         return "batched" if self.mode.startswith("batched") else "sequential"
 
 
-def decoding_mode(settings: Settings, duration_sec: float) -> int:
-    """The batch size to decode a recording of this length with; 0 for sequential."""
+def decoding_mode(settings: Settings) -> int:
+    """The batch size to decode with; 0 for sequential."""
     batch = settings.batch_size if isinstance(settings.batch_size, int) else 0
-    if batch > 0 and settings.vad_filter and duration_sec >= BATCH_MIN_DURATION_SEC:
+    if batch > 0 and settings.vad_filter:
         return batch
     return 0
 
@@ -177,10 +180,11 @@ def start_transcription(
 ) -> tuple[TranscriptionInfo, Iterator[Segment]]:
     """Prepare decoding (audio, VAD) and return what is known then, with the segments.
 
-    ``words`` asks for word timings (diarization splits at speaker changes with them,
-    and long segments are cut between words). ``on_decoded(seconds)`` is called as
-    decoding advances, with the seconds of speech decoded so far (and, when batched,
-    the replica-seconds the decoded chunks took).
+    ``words`` asks for word timings on the segments (diarization splits at speaker
+    changes with them). Batched decoding times the words whether asked or not, to cut
+    its chunk-long segments between words, and drops them afterwards if not asked.
+    ``on_decoded(seconds)`` is called as decoding advances, with the seconds of speech
+    decoded so far (and, when batched, the replica-seconds the decoded chunks took).
     """
     from faster_whisper.audio import decode_audio
 
@@ -190,22 +194,27 @@ def start_transcription(
     loaded = load_model(settings)
     audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
     duration = len(audio) / SAMPLE_RATE
-    options = {
-        "language": settings.language,
-        "beam_size": settings.beam_size,
-        "word_timestamps": words,
-    }
-    batch = decoding_mode(settings, duration)
+    options = {"language": settings.language, "beam_size": settings.beam_size}
+    batch = decoding_mode(settings)
     if batch:
         raw, info = loaded.batched(on_decoded).transcribe(
-            audio, batch_size=batch, vad_filter=True, without_timestamps=False, **options
+            audio,
+            batch_size=batch,
+            vad_filter=True,
+            without_timestamps=True,
+            word_timestamps=True,
+            **options,
         )
         speech = info.duration_after_vad
         segments = (_segment(item) for item in raw)
         mode = f"batched ({batch})"
     else:
         speech, info, segments = _sequential(
-            loaded.model, audio, settings.vad_filter, options, on_decoded
+            loaded.model,
+            audio,
+            settings.vad_filter,
+            {**options, "word_timestamps": words},
+            on_decoded,
         )
         mode = "sequential"
     details = TranscriptionInfo(
@@ -215,8 +224,10 @@ def start_transcription(
         speech_sec=speech,
         mode=mode,
         parallel=loaded.replicas if batch else 1,
+        words_decoded=words or bool(batch),
     )
-    return details, (piece for segment in segments for piece in readable(segment))
+    cues = (piece for segment in segments for piece in readable(segment))
+    return details, cues if words else (piece.without_words() for piece in cues)
 
 
 def _sequential(model, audio, vad_filter: bool, options: dict, on_decoded):
