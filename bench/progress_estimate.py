@@ -4,7 +4,7 @@ Run alone: .venv/bin/python -m bench.progress_estimate
 
 Real speech (the bundled two-speaker phone call, tests/real_speech.py): 30-second
 calls and recordings of 2.5 and 5 minutes, with the default settings (worker
-layout 'auto': batched decoding for the long ones, sequential for the calls).
+layout 'auto': batched decoding, calls included).
 
 A poller reads the recording row every 0.1 s while the worker transcribes, as the
 console does, and takes whisperops' estimate (live_progress of the stored ratio and

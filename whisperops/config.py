@@ -352,7 +352,7 @@ OPTIONS: tuple[Option, ...] = (
         "batch_size",
         _auto_or_integer(0),
         "auto",
-        "Chunks decoded together on recordings with more than one chunk of speech; "
+        "Chunks of speech decoded together (batched decoding); "
         "0 = sequential decoding, 'auto' = calibrated.",
     ),
     Option(

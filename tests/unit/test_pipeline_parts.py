@@ -102,6 +102,18 @@ def test_the_last_chunk_of_a_batched_recording_runs_on_one_replica_and_takes_lon
     assert abs(sequential.estimate().remaining_sec - 20.0 * 0.05) < 0.01
 
 
+def test_three_chunks_left_on_two_replicas_take_two_rounds() -> None:
+    clock = FakeClock()
+    # VAD made five 24-s chunks; two replicas at 0.1 s per speech second each.
+    estimator = ProgressEstimator(
+        120.0, seconds_per_speech_sec=0.05, clock=clock, parallel=2, chunks=[24.0] * 5
+    )
+    clock.now = 2.4
+    estimator.on_segment(48.0, work_sec=4.8)  # both replicas finished their first chunk
+    # Two chunks side by side, then the last one alone: 2 x 2.4 s, not 72 s x 0.05.
+    assert abs(estimator.estimate().remaining_sec - 4.8) < 0.01
+
+
 def test_batched_pace_counts_replica_seconds_not_the_wall_clock() -> None:
     clock = FakeClock()
     # Two replicas, 0.1 s per speech second each: 0.05 s per speech second together.
@@ -110,6 +122,25 @@ def test_batched_pace_counts_replica_seconds_not_the_wall_clock() -> None:
     estimator.on_segment(24.0, work_sec=2.4)
     assert abs(estimator.pace() - 0.05) < 1e-9  # the wall clock alone would say 0.1
     assert abs(estimator.estimate().remaining_sec - 216.0 * 0.05) < 0.01
+
+
+def test_a_call_of_one_chunk_teaches_the_pace_of_every_replica_busy() -> None:
+    clock = FakeClock()
+    # Two replicas; a 24-s call is one chunk, decoded on one of them in 2.4 s of wall
+    # time: with both busy, that speech would have taken half as long.
+    call = ProgressEstimator(24.0, seconds_per_speech_sec=0.05, clock=clock, parallel=2)
+    clock.now = 2.4
+    call.on_segment(24.0, work_sec=2.4)
+    assert abs(call.decoding_took() - 1.2) < 1e-9
+    pace = PaceTracker()
+    pace.observe("batched", 24.0, call.decoding_took())
+    # The next long recording is estimated at that pace, not at twice it.
+    long = ProgressEstimator(240.0, pace.seconds_per_speech_sec("batched"), clock, parallel=2)
+    assert abs(long.estimate().remaining_sec - 240.0 * 0.05) < 0.01
+    # A long recording keeps both replicas busy: its wall time is its pace.
+    clock.now = 14.4
+    long.on_segment(240.0, work_sec=24.0)
+    assert abs(long.decoding_took() - 12.0) < 1e-9
 
 
 def test_pace_tracker_learns_per_mode_and_ignores_an_outlier() -> None:

@@ -200,6 +200,7 @@ def transcribe(state: JobState) -> tuple[StepOutcome, str | None]:
         pace.seconds_per_speech_sec(info.pace_key),
         started=started,
         parallel=info.parallel,
+        chunks=info.chunks,
     )
     log.info(
         "Decoding %s of speech, %s, %s %s",

@@ -12,19 +12,20 @@ The ratio is elapsed / (elapsed + remaining): it moves with time between reports
 never moves backwards, and stays below 1 until the step is done. When the part
 being decoded takes longer than the pace says, the remaining time is kept at a
 tenth of what the pace predicts for the rest, instead of reaching zero: the
-estimate slows down rather than sitting at 99%. In batched decoding the last
-chunks of a recording run on fewer replicas than the pace was learned on: what
-is left is stretched accordingly.
+estimate slows down rather than sitting at 99%. In batched decoding the chunks
+(their lengths known from VAD) are taken by the replicas as each comes free, so the
+last ones run on fewer replicas than the pace was learned on: what is left is timed
+as the replicas will work through it.
 """
 
 from __future__ import annotations
 
-import math
+import heapq
 import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 PRIOR_WEIGHT_SPEECH_SEC = 30.0
@@ -77,12 +78,15 @@ class ProgressEstimator:
         clock: Callable[[], float] = time.monotonic,
         started: float | None = None,
         parallel: int = 1,
+        chunks: Sequence[float] = (),
     ) -> None:
         self.speech_sec = max(speech_sec, 0.001)
         self.prior = seconds_per_speech_sec
         # Batched decoding runs this many chunks at once (one per model replica); the
         # pace is learned with all of them busy, but the last chunks run with fewer.
         self.parallel = max(1, parallel)
+        # Seconds of speech in each chunk, in decoding order (else 30-s chunks).
+        self.chunks = list(chunks) or _even_chunks(self.speech_sec)
         self.clock = clock
         # When the step began (reading the audio and VAD come before decoding and
         # are part of the time being estimated), and when decoding began.
@@ -129,7 +133,15 @@ class ProgressEstimator:
         learned in. A 30-s call is one chunk, decoded on one of two replicas; counted
         as it is, it would make the next long recording's estimate twice too slow."""
         took = self.clock() - self.decoding_from
-        return took * min(self.parallel, _chunks(self.speech_sec)) / self.parallel
+        busy = sum(self.chunks) / self.parallel
+        return took * busy / max(_makespan(self.chunks, self.parallel), 0.001)
+
+    def _in_flight(self, chunks_left: int) -> float:
+        """Replica-seconds spent, by the last report, on chunks not reported yet."""
+        if self.work_sec is None or self.decoded_at is None:
+            return 0.0
+        replicas = min(self.parallel, chunks_left)
+        return max(0.0, (self.decoded_at - self.decoding_from) * replicas - self.work_sec)
 
     def estimate(self) -> Estimate:
         with self._lock:
@@ -138,9 +150,11 @@ class ProgressEstimator:
             pace = self.pace()
             if pace is None:
                 return Estimate(self._last_ratio, elapsed, None)
-            speech_left = self.speech_sec - self.decoded_sec
-            busy = min(self.parallel, _chunks(speech_left))
-            left = speech_left * pace * self.parallel / busy
+            still = _still_to_decode(self.chunks, self.decoded_sec)
+            # pace * parallel: one replica's seconds per second of speech. The other
+            # replicas were part-way through their chunks at the last report.
+            left = _makespan(still, self.parallel) * pace * self.parallel
+            left = max(0.0, left - self._in_flight(len(still)) / self.parallel)
             since_report = now - (self.decoded_at or self.decoding_from)
             remaining = max(left - since_report, left * _OVERDUE_FLOOR)
             total = elapsed + remaining
@@ -149,6 +163,24 @@ class ProgressEstimator:
             return Estimate(self._last_ratio, elapsed, remaining)
 
 
-def _chunks(speech_sec: float) -> int:
-    """Chunks batched decoding makes of this much speech (VAD cuts them a little short)."""
-    return max(1, math.ceil(speech_sec / CHUNK_SEC - 0.1))
+def _even_chunks(speech_sec: float) -> list[float]:
+    whole, rest = divmod(speech_sec, CHUNK_SEC)
+    return [CHUNK_SEC] * int(whole) + ([rest] if rest > 0 else [])
+
+
+def _still_to_decode(chunks: list[float], decoded_sec: float) -> list[float]:
+    """The chunks (or the part of one) beyond the first ``decoded_sec`` seconds."""
+    for i, chunk in enumerate(chunks):
+        if decoded_sec < chunk - 1e-6:
+            return [chunk - decoded_sec, *chunks[i + 1 :]]
+        decoded_sec -= chunk
+    return []
+
+
+def _makespan(chunks: list[float], replicas: int) -> float:
+    """Length of time, in chunk-seconds, until ``replicas`` workers that each take the
+    next chunk as they come free have done them all."""
+    free = [0.0] * replicas
+    for chunk in chunks:
+        heapq.heapreplace(free, free[0] + chunk)
+    return max(free)

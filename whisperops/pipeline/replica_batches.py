@@ -38,7 +38,14 @@ class ReplicaBatchedPipeline(BatchedInferencePipeline):
         self.on_decoded = on_decoded
         self.decoded_sec = 0.0
         self.work_sec = 0.0
+        self.chunk_seconds: list[float] = []
         self._lock = threading.Lock()
+
+    def _batched_segments_generator(self, features, tokenizer, chunks_metadata, *rest):
+        # Called by transcribe() with every chunk VAD made, before decoding starts:
+        # the progress estimate times the replicas' way through them.
+        self.chunk_seconds = [chunk["duration"] for chunk in chunks_metadata]
+        return super()._batched_segments_generator(features, tokenizer, chunks_metadata, *rest)
 
     def forward(self, features, tokenizer, chunks_metadata, options):
         size = len(features) if self.replicas == 1 else 1

@@ -1,10 +1,11 @@
 """Readable segments: long ones cut at punctuation and pauses so subtitle cues stay short.
 
-Whisper's segments follow its timestamp tokens and are mostly 1-5 s, but a fast
-talker or a chunk without a pause can give 10-30 s, which is a wall of text as an
-SRT/VTT cue. Such a segment is cut in two, recursively, where a sentence or clause
-ends and there is a pause, near the middle; with word timings the cut falls exactly
-between two words, without them the times are shared out by the length of the text.
+Batched decoding gives one segment per chunk of speech (up to 30 s); sequential
+decoding follows Whisper's timestamp tokens, mostly 1-5 s, but a fast talker can
+give 10-30 s. Either is a wall of text as an SRT/VTT cue. Such a segment is cut in
+two, recursively, where a sentence or clause ends and there is a pause, near the
+middle; with word timings the cut falls exactly between two words, without them the
+times are shared out by the length of the text.
 """
 
 from __future__ import annotations

@@ -155,6 +155,8 @@ class TranscriptionInfo:
     """'batched (N)' or 'sequential'."""
     parallel: int = 1
     """Chunks decoded at once: the model's replicas when batched, else 1."""
+    chunks: tuple[float, ...] = ()
+    """Seconds of speech in each chunk, in decoding order (batched)."""
     words_decoded: bool = False
     """Whether words were timed, kept or not (batched decoding cuts its cues with them)."""
 
@@ -197,7 +199,8 @@ def start_transcription(
     options = {"language": settings.language, "beam_size": settings.beam_size}
     batch = decoding_mode(settings)
     if batch:
-        raw, info = loaded.batched(on_decoded).transcribe(
+        pipeline = loaded.batched(on_decoded)
+        raw, info = pipeline.transcribe(
             audio,
             batch_size=batch,
             vad_filter=True,
@@ -208,6 +211,7 @@ def start_transcription(
         speech = info.duration_after_vad
         segments = (_segment(item) for item in raw)
         mode = f"batched ({batch})"
+        chunks = tuple(pipeline.chunk_seconds)
     else:
         speech, info, segments = _sequential(
             loaded.model,
@@ -217,6 +221,7 @@ def start_transcription(
             on_decoded,
         )
         mode = "sequential"
+        chunks = ()
     details = TranscriptionInfo(
         language=info.language,
         language_probability=info.language_probability,
@@ -224,6 +229,7 @@ def start_transcription(
         speech_sec=speech,
         mode=mode,
         parallel=loaded.replicas if batch else 1,
+        chunks=chunks,
         words_decoded=words or bool(batch),
     )
     cues = (piece for segment in segments for piece in readable(segment))
