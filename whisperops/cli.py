@@ -11,7 +11,13 @@ from pathlib import Path
 import click
 
 from whisperops import __version__, ops
-from whisperops.config import OPTIONS_BY_NAME, Settings, load_settings, mask_secret_url
+from whisperops.config import (
+    OPTIONS_BY_NAME,
+    Settings,
+    load_settings,
+    mask_secret_url,
+    without_secrets,
+)
 from whisperops.db import bind_database
 from whisperops.detail_text import render_detail
 from whisperops.errors import WhisperopsError
@@ -24,14 +30,31 @@ from whisperops.formatting import (
 from whisperops.migrations import migrate as apply_migrations
 from whisperops.migrations import pending
 from whisperops.models import Status
+from whisperops.preflight import model_check, require, watcher_checks, worker_checks
+from whisperops.service_errors import (
+    database_error,
+    explain,
+    port_error,
+    redis_error,
+    until_available,
+)
 
 
 class Context:
     """Settings and the database, loaded on first use so ``--help`` needs neither."""
 
-    def __init__(self, config_file: str | None) -> None:
+    current: Context | None = None
+    """The running command's context: main() explains its errors with the settings."""
+
+    def __init__(self, config_file: str | None, debug: bool = False) -> None:
         self._config_file = config_file
         self._settings: Settings | None = None
+        self.debug = debug
+        Context.current = self
+
+    @property
+    def loaded_settings(self) -> Settings | None:
+        return self._settings
 
     @property
     def settings(self) -> Settings:
@@ -63,10 +86,18 @@ class Context:
         """
         import time
 
-        database = bind_database(self.settings.database_url)
+        url = self.settings.database_url
+        database = bind_database(url)
+        # A long-running process (it waits for migrations) also waits for the database.
+        service_wait = self.settings.service_wait_sec if wait_sec else 0
         deadline = time.monotonic() + wait_sec
         while require_current:
-            missing = pending(database)
+            missing = until_available(
+                lambda: pending(database),
+                lambda exc: database_error(exc, url),
+                service_wait,
+                "the database",
+            )
             if not missing:
                 break
             if time.monotonic() >= deadline:
@@ -75,7 +106,32 @@ class Context:
                     f"(next: {missing[0].label}); run `whisperops migrate`"
                 )
             time.sleep(0.5)
+        if not require_current:
+            until_available(
+                lambda: database.connect(reuse_if_open=True),
+                lambda exc: database_error(exc, url),
+                0,
+                "the database",
+            )
         return database
+
+    def redis(self, wait: bool = False):
+        """A Redis connection that answers; long-running processes wait for it."""
+        from whisperops.redis_server import connect_redis, read_embedded
+
+        settings = self.settings
+
+        def ping():
+            connection = connect_redis(settings)
+            connection.ping()
+            return connection
+
+        def describe(exc: BaseException):
+            running = None if settings.redis_url else read_embedded(settings.data_dir)
+            url = settings.redis_url or (running.url if running else "redis://127.0.0.1")
+            return redis_error(exc, url, embedded=not settings.redis_url)
+
+        return until_available(ping, describe, settings.service_wait_sec if wait else 0, "Redis")
 
 
 # How long a worker or scheduler waits for `whisperops migrate` started beside it.
@@ -93,15 +149,21 @@ pass_context = click.make_pass_decorator(Context)
     envvar="WHISPEROPS_CONFIG",
     help="TOML config file (env: WHISPEROPS_CONFIG). Environment variables override it.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an error, also show the traceback (for a bug report); "
+    "WHISPEROPS_LOG_LEVEL=debug does the same.",
+)
 @click.version_option(__version__, prog_name="whisperops")
 @click.pass_context
-def cli(ctx: click.Context, config_file: str | None) -> None:
+def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
     """whisperops: transcribe folders of audio recordings, and see every step.
 
     Settings come from the environment (DATABASE_URL, REDIS_URL, WHISPEROPS_*)
     and an optional TOML file; `whisperops config` shows them.
     """
-    ctx.obj = Context(config_file)
+    ctx.obj = Context(config_file, debug=debug)
 
 
 @cli.command()
@@ -257,9 +319,8 @@ def enqueue(context: Context) -> None:
     context.database()
     from whisperops.enqueue import enqueue_queued
     from whisperops.queueing import transcribe_queue
-    from whisperops.redis_server import connect_redis
 
-    report = enqueue_queued(transcribe_queue(connect_redis(context.settings)), context.settings)
+    report = enqueue_queued(transcribe_queue(context.redis()), context.settings)
     click.echo(
         f"enqueued {len(report.enqueued)}"
         + (f" (#{', #'.join(map(str, report.enqueued))})" if report.enqueued else "")
@@ -296,7 +357,10 @@ def worker(
         if settings.worker_processes not in (1, "auto"):
             raise click.UsageError("--name needs a single process (--processes 1)")
         settings = context.override("worker_processes", "1")
+    if not maintenance:
+        require(worker_checks(settings))
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    context.redis(wait=True)
     from whisperops.worker import run_worker
 
     run_worker(settings, burst=burst, name=name, maintenance=maintenance)
@@ -313,6 +377,7 @@ def calibrate(context: Context) -> None:
     """
     from whisperops.layout import resolve_layout
 
+    require([model_check(context.settings)])
     layout = resolve_layout(context.settings, recalibrate=True)
     click.echo(layout.reason.replace("; ", "\n"))
     click.echo(f"chosen: {layout.describe()}")
@@ -346,7 +411,11 @@ def exporter(context: Context, host: str | None, port: int | None) -> None:
     from whisperops.exporter import serve
 
     settings = context.settings
-    serve(settings, host or settings.exporter_host, port or settings.exporter_port)
+    host, port = host or settings.exporter_host, port or settings.exporter_port
+    try:
+        serve(settings, host, port)
+    except OSError as exc:
+        raise port_error(exc, host, port, "WHISPEROPS_EXPORTER_PORT") or exc from exc
 
 
 @cli.command()
@@ -358,6 +427,7 @@ def exporter(context: Context, host: str | None, port: int | None) -> None:
 @pass_context
 def watch(context: Context, once: bool) -> None:
     """Ingest audio files dropped into the inbox (inbox_dir) once their size is stable."""
+    require(watcher_checks(context.settings))
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
     from whisperops.watcher import InboxWatcher
 
@@ -378,10 +448,9 @@ def watch(context: Context, once: bool) -> None:
 def sweep(context: Context) -> None:
     """Run one sweep now: recover stuck recordings, then enqueue queued ones."""
     context.database()
-    from whisperops.redis_server import connect_redis
     from whisperops.sweep import enqueue_pending_recordings
 
-    report = enqueue_pending_recordings(context.settings, connect_redis(context.settings))
+    report = enqueue_pending_recordings(context.settings, context.redis())
     click.echo(report.describe())
     for recording_id in report.failed:
         recording = ops.get_recording(recording_id)
@@ -397,10 +466,26 @@ def sweep(context: Context) -> None:
 def scheduler(context: Context, burst: bool) -> None:
     """Run rq-scheduler: the sweep every sweep_interval_sec on whisperops-maintenance."""
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
-    from whisperops.redis_server import connect_redis
     from whisperops.scheduler import run_scheduler
 
-    run_scheduler(context.settings, connect_redis(context.settings), burst=burst)
+    run_scheduler(context.settings, context.redis(wait=True), burst=burst)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@pass_context
+def doctor(context: Context, as_json: bool) -> None:
+    """Check this host's environment: database (migrated, clock), Redis, workers,
+    model, pyannote, folders, exporter port; the fix for each problem.
+
+    Exits 0 when all is well, 1 when something needs fixing.
+    """
+    from whisperops.doctor import render, run_checks
+
+    checks = run_checks(context.settings)
+    click.echo(render(checks, as_json))
+    if not all(check.ok for check in checks):
+        sys.exit(1)
 
 
 @cli.command()
@@ -499,9 +584,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             prog_name="whisperops",
             standalone_mode=False,
         )
-    except WhisperopsError as exc:
-        click.echo(f"whisperops: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -510,3 +592,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        context = Context.current
+        settings = context.loaded_settings if context else None
+        found = explain(exc, settings)
+        if found is None:
+            raise  # a bug: the traceback is what a report needs
+        if (context and context.debug) or (settings and settings.log_level == "DEBUG"):
+            import traceback
+
+            shown = "".join(traceback.format_exception(exc))
+            click.echo(without_secrets(shown, settings) if settings else shown, err=True)
+        click.echo(f"whisperops: error: {found}", err=True)
+        sys.exit(found.exit_code)

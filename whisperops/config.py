@@ -48,6 +48,18 @@ def mask_secret(value: str) -> str:
     return mask_secret_url(value) if "://" in value else "***"
 
 
+def without_secrets(text: str, settings: Settings) -> str:
+    """``text`` (a traceback, say) with every secret setting's secret part as ``***``."""
+    for option in OPTIONS:
+        value = getattr(settings, option.name, None)
+        if not option.secret or not isinstance(value, str) or not value:
+            continue
+        secret = urlsplit(value).password if "://" in value else value
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def mask_secret_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***`` (safe to print or log)."""
     try:
@@ -170,10 +182,14 @@ def _redis_url(raw: Any) -> str | None:
     text = str(raw).strip()
     if not text:
         return None
-    if urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+    parts = urlsplit(text)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
         raise ValueError(
             "expected redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... or unix://PATH"
         )
+    index = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if index and not index.isdigit():
+        raise ValueError(f"the DB index {index!r} is not a number (redis://HOST:PORT/0)")
     return text
 
 
@@ -249,6 +265,14 @@ OPTIONS: tuple[Option, ...] = (
         0,
         "With REDIS_URL unset: how long to wait for the stack's own Valkey process "
         "(`whisperops valkey run`) before starting one; the Procfile sets it.",
+    ),
+    Option(
+        "service_wait_sec",
+        _integer(0),
+        30,
+        "At start, how long a long-running process (worker, scheduler, watcher, "
+        "exporter) waits for an unreachable database or Redis before it exits with "
+        "status 69; one-shot commands do not wait.",
     ),
     Option("inbox_dir", _path, None, "Folder the watcher ingests from (default: data_dir/inbox)."),
     Option(
@@ -435,6 +459,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     embedded_valkey_wait_sec: int
+    service_wait_sec: int
     inbox_dir: Path
     output_dir: Path
     allowed_dirs: tuple[Path, ...]

@@ -11,6 +11,7 @@ from whisperops.config import Settings
 from whisperops.db import utcnow
 from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID
 from whisperops.redis_server import REDIS_DOWN
+from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,16 @@ class SweepScheduler(Scheduler):
     def __init__(self, settings: Settings, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.redis_outage = Outage("Scheduler: Redis", log)
 
     def _unless_redis_down(self, action, fallback):
         try:
-            return action()
+            result = action()
         except REDIS_DOWN as exc:
-            log.error("Scheduler: Redis unreachable (%s); trying again in %ss", exc, self._interval)
+            self.redis_outage.down(exc, f"polling every {self._interval}s")
             return fallback
+        self.redis_outage.up()
+        return result
 
     def heartbeat(self):
         return self._unless_redis_down(super().heartbeat, None)

@@ -25,6 +25,7 @@ from whisperops.layout import applied, concrete, resolve_layout
 from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.redis_server import REDIS_DOWN, connect_redis
 from whisperops.runtime import init_runtime
+from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ class OutlivesRedis(SimpleWorker):
 
     stop_asked = False
 
+    @property
+    def redis_outage(self) -> Outage:
+        # One per worker: a heartbeat thread and the main loop share its state.
+        if "_redis_outage" not in self.__dict__:
+            self._redis_outage = Outage(f"Worker {self.name}: Redis", log)
+        return self._redis_outage
+
     def request_stop(self, signum, frame) -> None:
         self.stop_asked = True  # RQ marks only a busy worker's stop; this covers idle too
         try:
@@ -73,7 +81,7 @@ class OutlivesRedis(SimpleWorker):
                 try:
                     self.maintain_heartbeats(job, execution)
                 except REDIS_DOWN as exc:
-                    log.warning("Worker %s: Redis unreachable for a heartbeat: %s", self.name, exc)
+                    self.redis_outage.down(exc, "heartbeat")
 
         beating = threading.Thread(target=beat, name=f"rq-heartbeat-{self.name}", daemon=True)
         beating.start()
@@ -96,10 +104,12 @@ class OutlivesRedis(SimpleWorker):
                 )
                 self.connection.delete(self.key)
                 self.register_birth()
-            return super().heartbeat(timeout)
+            beat = super().heartbeat(timeout)
         except REDIS_DOWN as exc:
-            log.warning("Worker %s: Redis unreachable for the heartbeat: %s", self.name, exc)
+            self.redis_outage.down(exc, "heartbeat")
             return None
+        self.redis_outage.up()
+        return beat
 
 
 class TranscribeWorker(OutlivesRedis):
@@ -220,7 +230,7 @@ def run_worker(
                 burst=burst, logging_level=settings.log_level, with_scheduler=False
             )
         except REDIS_DOWN as exc:  # raised by RQ's teardown, with Redis still down
-            log.warning("Worker %s: Redis unreachable: %s", worker.name, exc)
+            worker.redis_outage.down(exc)
         except StopRequested:  # SIGTERM while RQ was starting up or tearing down
             return worked
         if burst or worker.stop_asked:

@@ -1,0 +1,215 @@
+"""Failures of the surroundings (database, Redis, ports, model) as one line with a hint.
+
+A command that meets PostgreSQL down, a Redis DB index that does not exist or a port
+in use should say so in the operator's words, not in a driver's traceback. Each
+failure is either a service that is unavailable (exit status 69, sysexits'
+EX_UNAVAILABLE: try again when it is back) or a setting to fix (exit status 2).
+URLs are shown with any password as ``***``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from whisperops.config import Settings, mask_secret_url
+from whisperops.errors import ConfigError, WhisperopsError
+
+EX_UNAVAILABLE = 69
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ServiceUnavailable(WhisperopsError):
+    """A service the command needs cannot be reached."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+def _host_port(url: str, default_port: int) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or default_port}"
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "?"
+
+
+def database_error(exc: BaseException, url: str) -> WhisperopsError | None:
+    """The operator error for a failure opening or using the database at ``url``."""
+    import peewee
+
+    if not isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+        return None
+    text = str(exc)
+    shown = mask_secret_url(url)
+    if url.startswith("sqlite"):
+        if "unable to open database file" in text:
+            return ConfigError(
+                f"SQLite database {shown} cannot be opened: its folder is missing or "
+                "not writable; create the folder or fix DATABASE_URL"
+            )
+        return None
+    where = _host_port(url, 5432)
+    name = _database_name(url)
+    user = urlsplit(url).username or "the current user"
+    if re.search(r'database ".*" does not exist', text):
+        return ConfigError(
+            f"PostgreSQL at {shown}: database {name!r} does not exist; "
+            f"create it (createdb -h {where.split(':')[0]} {name}) or fix DATABASE_URL"
+        )
+    if "password authentication failed" in text or "no password supplied" in text:
+        return ConfigError(
+            f"PostgreSQL at {shown} refused user {user!r}: wrong or missing password; "
+            "fix the password in DATABASE_URL"
+        )
+    if re.search(r'role ".*" does not exist', text):
+        return ConfigError(
+            f"PostgreSQL at {shown}: user {user!r} does not exist; fix the user in DATABASE_URL"
+        )
+    if any(
+        sign in text
+        for sign in (
+            "Connection refused",
+            "could not connect",
+            "could not translate host name",
+            "timeout expired",
+            "server closed the connection",
+            "connection already closed",
+            "No route to host",
+        )
+    ):
+        reason = "connection refused" if "refused" in text else "no connection"
+        if "could not translate host name" in text:
+            reason = "unknown host name"
+        return ServiceUnavailable(
+            f"PostgreSQL at {shown} is unreachable ({reason}); is PostgreSQL running on {where}?"
+        )
+    return None
+
+
+def redis_error(exc: BaseException, url: str, embedded: bool = False) -> WhisperopsError | None:
+    """The operator error for a failure talking to Redis at ``url``."""
+    from redis import exceptions
+
+    shown = mask_secret_url(url)
+    text = str(exc)
+    if isinstance(exc, exceptions.AuthenticationError) or (
+        isinstance(exc, exceptions.ResponseError)
+        and any(sign in text for sign in ("NOAUTH", "WRONGPASS", "invalid password"))
+    ):
+        return ConfigError(
+            f"Redis at {shown} needs a password, or refused this one; "
+            "put it in REDIS_URL (redis://:PASSWORD@host:port/db)"
+        )
+    if isinstance(exc, exceptions.ResponseError) and "DB index is out of range" in text:
+        index = urlsplit(url).path.lstrip("/") or "0"
+        return ConfigError(
+            f"Redis at {shown}: database {index} does not exist on this server "
+            "(there are 16 by default, 0-15); fix the DB index in REDIS_URL"
+        )
+    if isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError):
+        reason = "connection refused" if "refused" in text.lower() else "no connection"
+        if embedded:
+            return ServiceUnavailable(
+                f"the embedded Valkey at {shown} is unreachable ({reason}); "
+                "start the stack (honcho start) or `whisperops valkey start`"
+            )
+        return ServiceUnavailable(
+            f"Redis at {shown} is unreachable ({reason}); is Redis running on "
+            f"{_host_port(url, 6379)}? (unset REDIS_URL to use the embedded Valkey)"
+        )
+    return None
+
+
+def port_error(exc: BaseException, host: str, port: int, setting: str) -> WhisperopsError | None:
+    """The operator error for a server that could not bind ``host:port``."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"port {port} on {host} is in use; choose another with --port or {setting}"
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+        return ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); fix --host/--port")
+    return None
+
+
+def explain(exc: BaseException, settings: Settings | None) -> WhisperopsError | None:
+    """``exc`` as an operator error, when it is a failure of the surroundings."""
+    if isinstance(exc, WhisperopsError):
+        return exc
+    if settings is None:
+        return None
+    found = database_error(exc, settings.database_url)
+    if found is None:
+        from whisperops.redis_server import read_embedded
+
+        running = None if settings.redis_url else read_embedded(settings.data_dir)
+        url = settings.redis_url or (running.url if running else "redis://127.0.0.1")
+        found = redis_error(exc, url, embedded=not settings.redis_url)
+    return found
+
+
+def until_available(
+    attempt: Callable[[], T],
+    describe: Callable[[BaseException], WhisperopsError | None],
+    wait_sec: float,
+    service: str,
+) -> T:
+    """``attempt()``, retried while it fails for a service that is unavailable, for up
+    to ``wait_sec`` (processes started beside their services wait for them; one-shot
+    commands pass 0). Logs one line when it starts waiting and one when the service is
+    back; a setting to fix, or the end of the wait, raises the operator error."""
+    deadline = time.monotonic() + wait_sec
+    waiting = False
+    while True:
+        try:
+            result = attempt()
+        except Exception as exc:
+            found = describe(exc)
+            if found is None:
+                raise
+            if not isinstance(found, ServiceUnavailable) or time.monotonic() >= deadline:
+                raise found from exc
+            if not waiting:
+                log.warning("%s; waiting up to %.0fs for it", found, wait_sec)
+                waiting = True
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            continue
+        if waiting:
+            log.info("%s is reachable again", service)
+        return result
+
+
+class Outage:
+    """Logs a service going away once and coming back once, however often a loop
+    retries in between (a retry every second would otherwise flood the log)."""
+
+    def __init__(self, service: str, logger: logging.Logger) -> None:
+        self.service = service
+        self.log = logger
+        self.down_since: float | None = None
+
+    def down(self, exc: BaseException, what: str = "") -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.log.warning(
+                "%s unreachable%s: %s; retrying until it is back",
+                self.service,
+                f" ({what})" if what else "",
+                exc,
+            )
+
+    def up(self) -> None:
+        if self.down_since is not None:
+            self.log.warning(
+                "%s reachable again after %.0fs", self.service, time.monotonic() - self.down_since
+            )
+            self.down_since = None
