@@ -16,6 +16,7 @@ from pathlib import Path
 
 from whisperops import ops
 from whisperops.config import Settings
+from whisperops.service_errors import Outage, database_error
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class InboxWatcher:
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.last_seen: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns)
         self.settled: set[Path] = set()  # taken or refused: not looked at again
+        self.redis_outage = Outage("Watcher: Redis", log)
 
     def _files(self) -> Iterator[Path]:
         pattern = "**/*" if self.settings.watcher_recursive else "*"
@@ -92,12 +94,18 @@ class InboxWatcher:
             self.settings.watcher_stable_seconds,
             ", with subfolders" if self.settings.watcher_recursive else "",
         )
+        database = Outage("Watcher: the database", log)
         while True:
             try:
                 if any(result.outcome == "added" for result in self.poll_once()):
                     self.enqueue_now()
-            except Exception:  # one bad poll (DB blip) must not stop the watcher
-                log.exception("Watcher poll failed; retrying")
+            except Exception as exc:  # one bad poll (DB down) must not stop the watcher
+                if database_error(exc, self.settings.database_url) is None:
+                    log.exception("Watcher poll failed; retrying")
+                else:  # one line when it goes, one when it is back
+                    database.down(exc)
+            else:
+                database.up()
             time.sleep(self.settings.watcher_poll_sec)
 
     def enqueue_now(self) -> None:
@@ -112,4 +120,6 @@ class InboxWatcher:
         try:
             enqueue_queued(transcribe_queue(connect_redis(self.settings)), self.settings)
         except Exception as exc:
-            log.warning("Watcher could not enqueue now (%s); the sweep will", exc)
+            self.redis_outage.down(exc, "new recordings are left to the sweep")
+        else:
+            self.redis_outage.up()

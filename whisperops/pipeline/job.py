@@ -49,6 +49,7 @@ from whisperops.pipeline.transcriber import (
 )
 from whisperops.pipeline.writers import atomic_write, to_json, to_srt, to_txt, to_vtt
 from whisperops.runtime import runtime
+from whisperops.service_errors import Outage, database_error
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +114,20 @@ class Heartbeat(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        outage = Outage(f"Heartbeat of {self.state.who}: the database", log)
         while not self.stopping.wait(self.interval):
             try:
                 self.state.fence.update(**progress_fields(self.state))
             except Fenced:
                 self.state.fenced.set()
                 return
-            except Exception:  # a DB blip must not kill the heartbeat
-                log.warning("Heartbeat write failed for %s", self.state.who, exc_info=True)
+            except Exception as exc:  # a DB blip must not kill the heartbeat
+                if database_error(exc, self.state.settings.database_url) is None:
+                    log.warning("Heartbeat write failed for %s", self.state.who, exc_info=True)
+                else:  # one line when it goes, one when it is back
+                    outage.down(exc)
+            else:
+                outage.up()
             finally:
                 database_proxy.close()
 
