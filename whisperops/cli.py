@@ -47,7 +47,7 @@ class Context:
     """The running command's context: main() explains its errors with the settings."""
 
     def __init__(self, config_file: str | None, debug: bool = False) -> None:
-        self._config_file = config_file
+        self.config_file = config_file
         self._settings: Settings | None = None
         self.debug = debug
         Context.current = self
@@ -59,7 +59,7 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(config_file=self._config_file)
+            self._settings = load_settings(config_file=self.config_file)
             logging.basicConfig(
                 level=self._settings.log_level,
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -471,6 +471,11 @@ def scheduler(context: Context, burst: bool) -> None:
     run_scheduler(context.settings, context.redis(wait=True), burst=burst)
 
 
+def settings_origin(context: Context) -> str:
+    source = f"config file {context.config_file} and " if context.config_file else ""
+    return f"from {source}the environment; data dir {context.settings.data_dir}"
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @pass_context
@@ -481,8 +486,15 @@ def doctor(context: Context, as_json: bool) -> None:
     Exits 0 when all is well, 1 when something needs fixing.
     """
     from whisperops.doctor import render, run_checks
+    from whisperops.errors import ConfigError
+    from whisperops.preflight import Check
 
-    checks = run_checks(context.settings)
+    try:
+        settings = context.settings
+    except ConfigError as exc:  # nothing else can be checked without the settings
+        checks = [Check("settings", False, str(exc), "fix that setting (see `whisperops config`)")]
+    else:
+        checks = [Check("settings", True, settings_origin(context)), *run_checks(settings)]
     click.echo(render(checks, as_json))
     if not all(check.ok for check in checks):
         sys.exit(1)

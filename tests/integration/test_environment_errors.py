@@ -318,7 +318,8 @@ def test_doctor_on_a_healthy_host_shows_every_check_passing(healthy: dict[str, s
             worker.wait(timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.strip().splitlines()
-    names = ["database", "clock", "redis", "workers", "model", "pyannote", "output", "inbox"]
+    names = ["settings", "database", "clock", "redis", "workers", "model", "pyannote", "output"]
+    names.append("inbox")
     for name in [*names, "exporter"]:
         assert any(line.startswith(f"✓ {name} ") for line in lines), (name, lines)
     assert not any(line.startswith("✗") for line in lines)
@@ -353,11 +354,9 @@ def test_doctor_names_what_is_broken_and_the_fix(
         ({"WHISPEROPS_MODEL": "/nonexistent/model"}, "model", "use 'bundled'"),
         ({"WHISPEROPS_OUTPUT_DIR": str(a_file / "out")}, "output", "WHISPEROPS_OUTPUT_DIR"),
         ({"WHISPEROPS_EXPORTER_PORT": str(port_in_use)}, "exporter", "WHISPEROPS_EXPORTER_PORT"),
-        (
-            {"WHISPEROPS_DIARIZATION_BACKEND": "pyannote"},
-            "pyannote",
-            "WHISPEROPS_PYANNOTE_MODEL",
-        ),
+        ({"WHISPEROPS_PYANNOTE_MODEL": str(tmp_path / "no-pipeline")}, "pyannote", "config.yaml"),
+        # A setting that does not load: nothing else can be checked, and doctor says so.
+        ({"WHISPEROPS_DIARIZATION_BACKEND": "pyannote"}, "settings", "WHISPEROPS_PYANNOTE_MODEL"),
     ]
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(lambda case: doctor(healthy | case[0]), broken))
