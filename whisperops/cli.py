@@ -78,18 +78,22 @@ class Context:
             raise click.BadParameter(f"{raw!r}: {exc}") from None
         return dataclasses.replace(self.settings, **{name: value})
 
-    def database(self, require_current: bool = True, wait_sec: float = 0):
+    def database(
+        self, require_current: bool = True, wait_sec: float = 0, long_running: bool = False
+    ):
         """Bind the database; unless told otherwise, insist its schema is current.
 
         Long-running processes pass ``wait_sec`` so that, started together with
-        `whisperops migrate` (as by honcho), they wait for it instead of failing.
+        `whisperops migrate` (as by honcho), they wait for it instead of failing; they
+        (and the console, ``long_running``) also wait service_wait_sec for a database
+        that does not answer yet. One-shot commands fail at once, in one line.
         """
         import time
 
         url = self.settings.database_url
         database = bind_database(url)
-        # A long-running process (it waits for migrations) also waits for the database.
-        service_wait = self.settings.service_wait_sec if wait_sec else 0
+        # A long-running process waits service_wait_sec for the database to answer.
+        service_wait = self.settings.service_wait_sec if long_running or wait_sec else 0
         deadline = time.monotonic() + wait_sec
         while require_current:
             missing = until_available(
@@ -395,7 +399,7 @@ def console(context: Context, refresh: int | None) -> None:
 
     Works over SSH in 80x24 with the keyboard only; `q` quits, footer shows the keys.
     """
-    context.database()
+    context.database(long_running=True)
     from whisperops.console.app import build_app
 
     build_app(context.settings, refresh_sec=refresh or context.settings.console_refresh_sec).run()

@@ -29,6 +29,7 @@ from whisperops.db import database_proxy, utcnow
 from whisperops.estimates import live_progress
 from whisperops.models import Recording, Status, StepOutcome, StepRun
 from whisperops.queues import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
+from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class StepHistoryTally:
 class WhisperopsCollector(Collector):
     def __init__(self, redis_factory: Callable, now: Callable[[], datetime] = utcnow) -> None:
         self.redis_factory = redis_factory
+        # One line when a part goes down and one when it is back, not one per scrape.
+        self.outages = {label: Outage(f"Metrics: {label}", log) for label in ("database", "Redis")}
         self.now = now
         self.tally = StepHistoryTally(since=now())
         self._totals: dict[Status, int] = {}
@@ -109,9 +112,11 @@ class WhisperopsCollector(Collector):
             families = list(read())
             up.add_metric([], 1)
         except Exception as exc:
-            log.warning("Metrics: %s unreachable: %s", label, exc)
+            self.outages[label].down(exc, "its metrics are left out, the up-gauge says 0")
             families = []
             up.add_metric([], 0)
+        else:
+            self.outages[label].up()
         finally:
             database_proxy.close()  # no connection held between scrapes
         yield up
