@@ -151,6 +151,13 @@ def cases(
             (("worker", "--burst"), ("calibrate",)),
         ),
         Case(
+            "model name that cannot be downloaded here",
+            {"WHISPEROPS_MODEL": "small.en", "HF_HUB_OFFLINE": "1"},
+            BAD_SETTING,
+            ("'small.en' is not downloaded on this host", "(offline); use 'bundled'"),
+            (("worker", "--burst"),),
+        ),
+        Case(
             "output folder that cannot be created",
             {"WHISPEROPS_OUTPUT_DIR": str(a_file / "output")},
             BAD_SETTING,
