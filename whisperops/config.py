@@ -270,9 +270,9 @@ OPTIONS: tuple[Option, ...] = (
         "service_wait_sec",
         _integer(0),
         30,
-        "At start, how long a long-running process (workers, scheduler, watcher, "
-        "exporter, console) waits for an unreachable database or Redis before it exits "
-        "with status 69; one-shot commands do not wait.",
+        "At start, how long workers and the scheduler wait for an unreachable database "
+        "or Redis (watcher, exporter and console: the database) before exiting with "
+        "status 69; one-shot commands do not wait.",
     ),
     Option("inbox_dir", _path, None, "Folder the watcher ingests from (default: data_dir/inbox)."),
     Option(

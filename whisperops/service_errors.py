@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -56,42 +58,71 @@ def database_error(exc: BaseException, url: str) -> WhisperopsError | None:
                 "not writable; create the folder or fix DATABASE_URL"
             )
         return None
-    where = _host_port(url, 5432)
+    where = _host_port(url, 5432) if urlsplit(url).hostname else "its local socket"
     name = _database_name(url)
     user = urlsplit(url).username or "the current user"
-    if re.search(r'database ".*" does not exist', text):
+    code = getattr(exc.__cause__ or exc, "pgcode", None) or ""
+    if code == "3D000" or re.search(r'database ".*" does not exist', text):
         return ConfigError(
             f"PostgreSQL at {shown}: database {name!r} does not exist; "
-            f"create it (createdb -h {where.split(':')[0]} {name}) or fix DATABASE_URL"
+            "create it (createdb, or CREATE DATABASE) or fix DATABASE_URL"
         )
-    if "password authentication failed" in text or "no password supplied" in text:
+    if code == "28P01" or "password authentication failed" in text:
         return ConfigError(
-            f"PostgreSQL at {shown} refused user {user!r}: wrong or missing password; "
+            f"PostgreSQL at {shown} refused user {user!r}: wrong password; "
             "fix the password in DATABASE_URL"
+        )
+    if "no password supplied" in text:
+        return ConfigError(
+            f"PostgreSQL at {shown} asks user {user!r} for a password and none was given; "
+            "add it to DATABASE_URL (postgresql://USER:PASSWORD@HOST/DB)"
         )
     if re.search(r'role ".*" does not exist', text):
         return ConfigError(
             f"PostgreSQL at {shown}: user {user!r} does not exist; fix the user in DATABASE_URL"
         )
-    if any(
+    if code.startswith("28") or any(
+        sign in text for sign in ("pg_hba.conf", "Peer authentication", "Ident authentication")
+    ):
+        return ConfigError(
+            f"PostgreSQL at {shown} does not let user {user!r} in ({_first_line(text)}); "
+            "fix pg_hba.conf on the server or the user in DATABASE_URL"
+        )
+    if code == "57P03" or "starting up" in text or "shutting down" in text:
+        return ServiceUnavailable(
+            f"PostgreSQL at {shown} is starting up or shutting down; try again in a moment"
+        )
+    if "could not translate host name" in text:
+        return ServiceUnavailable(
+            f"PostgreSQL at {shown} is unreachable (unknown host name); "
+            "check the host in DATABASE_URL and this host's DNS"
+        )
+    if isinstance(exc, peewee.InterfaceError) or any(
         sign in text
         for sign in (
-            "Connection refused",
+            "connection to server",
             "could not connect",
-            "could not translate host name",
             "timeout expired",
             "server closed the connection",
             "connection already closed",
-            "No route to host",
         )
     ):
-        reason = "connection refused" if "refused" in text else "no connection"
-        if "could not translate host name" in text:
-            reason = "unknown host name"
         return ServiceUnavailable(
-            f"PostgreSQL at {shown} is unreachable ({reason}); is PostgreSQL running on {where}?"
+            f"PostgreSQL at {shown} is unreachable ({_reason(text)}); "
+            f"is PostgreSQL running on {where}?"
         )
     return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no reason given"
+
+
+def _reason(text: str) -> str:
+    """The cause libpq gives after 'failed:', in lower case, e.g. 'connection refused'."""
+    reason = _first_line(text).rsplit("failed:", 1)[-1].strip()
+    reason = re.sub(r"^FATAL:\s*", "", reason)
+    return reason[:1].lower() + reason[1:] if reason else "no connection"
 
 
 def redis_error(exc: BaseException, url: str, embedded: bool = False) -> WhisperopsError | None:
@@ -130,6 +161,8 @@ def redis_error(exc: BaseException, url: str, embedded: bool = False) -> Whisper
 
 def port_error(exc: BaseException, host: str, port: int, setting: str) -> WhisperopsError | None:
     """The operator error for a server that could not bind ``host:port``."""
+    if isinstance(exc, socket.gaierror):
+        return ConfigError(f"cannot listen on {host}: unknown host name; fix --host")
     if not isinstance(exc, OSError):
         return None
     if exc.errno == errno.EADDRINUSE:
@@ -196,9 +229,12 @@ class Outage:
         self.service = service
         self.log = logger
         self.down_since: float | None = None
+        self._lock = threading.Lock()  # a worker's heartbeat thread and its loop share one
 
     def down(self, exc: BaseException, what: str = "") -> None:
-        if self.down_since is None:
+        with self._lock:
+            if self.down_since is not None:
+                return
             self.down_since = time.monotonic()
             self.log.warning(
                 "%s unreachable%s: %s; retrying until it is back",
@@ -208,8 +244,8 @@ class Outage:
             )
 
     def up(self) -> None:
-        if self.down_since is not None:
-            self.log.warning(
-                "%s reachable again after %.0fs", self.service, time.monotonic() - self.down_since
-            )
-            self.down_since = None
+        with self._lock:
+            if self.down_since is None:
+                return
+            since, self.down_since = self.down_since, None
+        self.log.warning("%s reachable again after %.0fs", self.service, time.monotonic() - since)

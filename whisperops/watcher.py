@@ -97,7 +97,8 @@ class InboxWatcher:
         database = Outage("Watcher: the database", log)
         while True:
             try:
-                if any(result.outcome == "added" for result in self.poll_once()):
+                taken = self.poll_once()
+                if any(result.outcome == "added" for result in taken):
                     self.enqueue_now()
             except Exception as exc:  # one bad poll (DB down) must not stop the watcher
                 if database_error(exc, self.settings.database_url) is None:
@@ -105,7 +106,8 @@ class InboxWatcher:
                 else:  # one line when it goes, one when it is back
                     database.down(exc)
             else:
-                database.up()
+                if taken:  # only a poll that took a file has used the database
+                    database.up()
             time.sleep(self.settings.watcher_poll_sec)
 
     def enqueue_now(self) -> None:

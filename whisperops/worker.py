@@ -35,6 +35,22 @@ RESTART_MAX_WAIT_SEC = 30
 HEALTHY_RUN_SEC = 60
 
 
+class RetryLinesToOutage(logging.Filter):
+    """RQ logs every retry of a lost Redis connection (its pubsub thread every 2 s);
+    the outage is logged once when it starts instead, and once when it ends."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__()
+        self.outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "could not connect to Redis instance" not in str(record.msg):
+            return True
+        reason = record.args[1] if isinstance(record.args, tuple) and len(record.args) > 1 else ""
+        self.outage.down(reason if isinstance(reason, BaseException) else Exception(reason))
+        return False
+
+
 class OutlivesRedis(SimpleWorker):
     """A worker that rides out a Redis restart or flush instead of dying with it.
 
@@ -53,12 +69,14 @@ class OutlivesRedis(SimpleWorker):
 
     stop_asked = False
 
-    @property
-    def redis_outage(self) -> Outage:
-        # One per worker: a heartbeat thread and the main loop share its state.
-        if "_redis_outage" not in self.__dict__:
-            self._redis_outage = Outage(f"Worker {self.name}: Redis", log)
-        return self._redis_outage
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # One per worker: the heartbeat thread, RQ's loop and its pubsub thread share it.
+        self.redis_outage = Outage(f"Worker {self.name}: Redis", log)
+        # RQ's logger is shared: one worker per process in production, the latest here.
+        for earlier in [f for f in self.log.filters if isinstance(f, RetryLinesToOutage)]:
+            self.log.removeFilter(earlier)
+        self.log.addFilter(RetryLinesToOutage(self.redis_outage))
 
     def request_stop(self, signum, frame) -> None:
         self.stop_asked = True  # RQ marks only a busy worker's stop; this covers idle too

@@ -9,6 +9,7 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ import pytest
 
 from tests.conftest import POSTGRES_PROBLEM, POSTGRES_URL, free_port
 from tests.integration.cli_runner import ROOT, clean_environment, run_cli
-from tests.password_refusing_postgres import PasswordRefusingPostgres
+from tests.refusing_postgres import RefusingPostgres
 from tests.reliability.harness import Valkey
 from whisperops.service_errors import EX_UNAVAILABLE, Outage
 
@@ -37,8 +38,31 @@ class Case:
     commands: tuple[tuple[str, ...], ...]
 
 
-DB_COMMANDS = (("list",), ("sweep",), ("enqueue",), ("worker", "--burst"))
-REDIS_COMMANDS = (("sweep",), ("enqueue",), ("worker", "--burst"))
+# Every command that opens the database; those that also need Redis after it.
+DB_COMMANDS = (
+    ("list",),
+    ("show", "1"),
+    ("requeue", "1"),
+    ("fail", "1", "--reason", "test"),
+    ("add", "{audio}"),
+    ("migrate",),
+    ("rediarize", "--pending"),
+    ("sweep",),
+    ("enqueue",),
+    ("worker", "--burst"),
+    ("worker", "--maintenance", "--burst"),
+    ("scheduler", "--burst"),
+    ("watch", "--once"),
+    ("exporter", "--port", "{port}"),
+    ("console",),
+)
+REDIS_COMMANDS = (
+    ("sweep",),
+    ("enqueue",),
+    ("worker", "--burst"),
+    ("worker", "--maintenance", "--burst"),
+    ("scheduler", "--burst"),
+)
 
 
 def with_db(url: str, database: str) -> str:
@@ -59,6 +83,7 @@ def healthy(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "WHISPEROPS_WORKER_PROCESSES": "1",
         "WHISPEROPS_CPU_THREADS": "0",
         "WHISPEROPS_BATCH_SIZE": "0",
+        "WHISPEROPS_DEVICE": "cpu",
     }
     assert run_cli(env, "migrate").returncode == 0
     for folder in ("output", "inbox"):
@@ -67,8 +92,15 @@ def healthy(tmp_path: Path, redis_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def refusing_postgres() -> Iterator[PasswordRefusingPostgres]:
-    server = PasswordRefusingPostgres()
+def refusing_postgres() -> Iterator[RefusingPostgres]:
+    server = RefusingPostgres()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def starting_postgres() -> Iterator[RefusingPostgres]:
+    server = RefusingPostgres(starting=True)
     yield server
     server.close()
 
@@ -92,7 +124,8 @@ def port_in_use() -> Iterator[int]:
 def cases(
     tmp_path: Path,
     redis_url: str,
-    refusing: PasswordRefusingPostgres,
+    refusing: RefusingPostgres,
+    starting: RefusingPostgres,
     locked: Valkey,
     port: int,
 ) -> list[Case]:
@@ -114,6 +147,13 @@ def cases(
             BAD_SETTING,
             ("refused user 'alice'", "fix the password in DATABASE_URL"),
             DB_COMMANDS,
+        ),
+        Case(
+            "PostgreSQL starting up",
+            {"DATABASE_URL": starting.url("alice", SECRET)},
+            EX_UNAVAILABLE,
+            ("is starting up or shutting down", "try again in a moment"),
+            (("list",), ("worker", "--burst")),
         ),
         Case(
             "Redis down",
@@ -189,13 +229,19 @@ def test_each_command_in_each_broken_environment_says_one_line_with_the_fix(
     healthy: dict[str, str],
     tmp_path: Path,
     redis_url: str,
-    refusing_postgres: PasswordRefusingPostgres,
+    refusing_postgres: RefusingPostgres,
+    starting_postgres: RefusingPostgres,
     locked_valkey: Valkey,
     port_in_use: int,
+    speech_wav: Path,
 ) -> None:
+    found = cases(
+        tmp_path, redis_url, refusing_postgres, starting_postgres, locked_valkey, port_in_use
+    )
+    values = {"audio": str(speech_wav), "port": str(free_port())}
     runs = [
-        (case, command)
-        for case in cases(tmp_path, redis_url, refusing_postgres, locked_valkey, port_in_use)
+        (case, tuple(part.format(**values) for part in command))
+        for case in found
         for command in case.commands
     ]
     with ThreadPoolExecutor(4) as pool:
@@ -243,7 +289,7 @@ def test_a_worker_waits_a_bounded_time_for_redis_at_start_then_exits_69(
     out = run_cli(env, "worker", "--burst", timeout=60)
     took = time.monotonic() - started
     assert out.returncode == EX_UNAVAILABLE, out.stderr
-    assert took >= 2
+    assert 2 <= took < 30  # the wait, and the process's start-up, not forever
     lines = out.stderr.strip().splitlines()
     assert sum("waiting up to 2s for it" in line for line in lines) == 1, lines
     assert lines[-1].startswith("whisperops: error: Redis at")
@@ -262,13 +308,22 @@ def test_a_worker_started_before_redis_goes_on_once_it_answers(
         stderr=subprocess.PIPE,
         text=True,
     )
+    seen: list[str] = []
+    silent_too_long = threading.Timer(60, worker.kill)  # the deadline of the read below
+    silent_too_long.start()
     try:
-        time.sleep(3)
+        for line in worker.stderr:  # until the worker says it is waiting for Redis
+            seen.append(line)
+            if "waiting up to 60s for it" in line:
+                break
+        silent_too_long.cancel()
+        assert seen and "waiting up to 60s for it" in seen[-1], seen
         valkey.start()
-        _, stderr = worker.communicate(timeout=120)
+        _, rest = worker.communicate(timeout=120)
     finally:
         worker.kill()
         valkey.kill()
+    stderr = "".join(seen) + rest
     assert worker.returncode == 0, stderr[-2000:]
     assert stderr.count("waiting up to 60s for it") == 1
     assert "Redis is reachable again" in stderr
@@ -338,7 +393,7 @@ def test_doctor_names_what_is_broken_and_the_fix(
     healthy: dict[str, str],
     tmp_path: Path,
     redis_url: str,
-    refusing_postgres: PasswordRefusingPostgres,
+    refusing_postgres: RefusingPostgres,
     port_in_use: int,
 ) -> None:
     a_file = tmp_path / "a-file"

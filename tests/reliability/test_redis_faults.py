@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,11 @@ def test_redis_restart_and_flush_mid_batch_lose_nothing(
     print(f"sweeps {sweep.sweeps}; sweeps that failed while Redis was down {len(sweep.errors)}")
     assert count(Status.FAILED) == 0 and count(Status.QUEUED) == 0
     assert Transcript.select().count() == BATCH
+
+    # The outage is logged once when a worker notices it and once when it is over, not
+    # at every retry (RQ's own retry lines come every 2 s while Redis is down).
+    logs = workers.logs()
+    assert "could not connect to Redis instance" not in logs
+    down = re.findall(r"Worker (\S+): Redis unreachable", logs)
+    back = re.findall(r"Worker (\S+): Redis reachable again after", logs)
+    assert len(down) <= 2 and sorted(down) == sorted(back), (down, back)

@@ -1,9 +1,11 @@
-"""A PostgreSQL endpoint that refuses every password, speaking the real wire protocol.
+"""A PostgreSQL endpoint that refuses every connection, speaking the real wire protocol.
 
-The local PostgreSQL trusts every connection (any password is accepted), so a wrong
-password cannot be produced with it. This server answers libpq's SSL/GSS probes,
-asks for a cleartext password and answers it with PostgreSQL's own FATAL 28P01,
-which is what psycopg2 sees from a real server configured for password auth.
+The local PostgreSQL trusts every connection (any password is accepted) and is up,
+so neither a wrong password nor a server that is still starting can be produced
+with it. This server answers libpq's SSL/GSS probes, then either asks for a
+cleartext password and answers it with PostgreSQL's own FATAL 28P01 (what psycopg2
+sees from a server configured for password auth), or, ``starting``, answers the
+startup with FATAL 57P03 as a server in crash recovery or start-up does.
 """
 
 from __future__ import annotations
@@ -15,19 +17,15 @@ import threading
 SSL_REQUEST, GSS_REQUEST = 80877103, 80877104
 
 
-def _error_response(user: str) -> bytes:
-    fields = [
-        b"SFATAL",
-        b"VFATAL",
-        b"C28P01",
-        f'Mpassword authentication failed for user "{user}"'.encode(),
-    ]
+def _error_response(code: str, message: str) -> bytes:
+    fields = [b"SFATAL", b"VFATAL", f"C{code}".encode(), f"M{message}".encode()]
     body = b"".join(field + b"\0" for field in fields) + b"\0"
     return b"E" + struct.pack("!I", len(body) + 4) + body
 
 
-class PasswordRefusingPostgres:
-    def __init__(self) -> None:
+class RefusingPostgres:
+    def __init__(self, starting: bool = False) -> None:
+        self.starting = starting
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen()
@@ -60,9 +58,13 @@ class PasswordRefusingPostgres:
                     break
                 params = message[4:].split(b"\0")
                 user = dict(zip(params[::2], params[1::2], strict=False)).get(b"user", b"?")
+                if self.starting:
+                    client.sendall(_error_response("57P03", "the database system is starting up"))
+                    return
                 client.sendall(b"R" + struct.pack("!II", 8, 3))  # cleartext password, please
                 _read(client, 5)  # 'p' and the length; the password itself is not read
-                client.sendall(_error_response(user.decode()))
+                failed = f'password authentication failed for user "{user.decode()}"'
+                client.sendall(_error_response("28P01", failed))
             except (OSError, struct.error):
                 pass
 
