@@ -92,14 +92,16 @@ class Context:
 
         url = self.settings.database_url
         database = bind_database(url)
-        # A long-running process waits service_wait_sec for the database to answer.
+        # A long-running process waits service_wait_sec for the database to answer
+        # (in all: the database answering between migration checks does not restart it).
         service_wait = self.settings.service_wait_sec if long_running or wait_sec else 0
+        service_deadline = time.monotonic() + service_wait
         deadline = time.monotonic() + wait_sec
         while require_current:
             missing = until_available(
                 lambda: pending(database),
                 lambda exc: database_error(exc, url),
-                service_wait,
+                max(0.0, service_deadline - time.monotonic()),
                 "the database",
             )
             if not missing:

@@ -10,6 +10,7 @@ import importlib.util
 import logging
 import os
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,11 +174,14 @@ def folder_check(name: str, path: Path, variable: str, create: bool = True) -> C
         )
     if not path.is_dir():
         return Check(name, False, f"{variable}: {path} is not a folder", f"fix {variable}")
-    if not os.access(path, os.W_OK | os.X_OK):
+    try:  # a real write: permissions, a read-only mount, root without DAC override
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".whisperops-write-check-"):
+            pass
+    except OSError as exc:
         return Check(
             name,
             False,
-            f"{variable}: {path} is not writable by this user",
+            f"{variable}: {path} is not writable by this user ({exc.strerror})",
             f"fix its permissions, or set {variable} to a folder this user can write",
         )
     if created:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import POSTGRES_PROBLEM, POSTGRES_URL, free_port
 from tests.integration.cli_runner import ROOT, clean_environment, run_cli
+from tests.privileges import without_read_override
 from tests.refusing_postgres import RefusingPostgres
 from tests.reliability.harness import Valkey
 from whisperops.service_errors import EX_UNAVAILABLE, Outage
@@ -36,6 +37,7 @@ class Case:
     exit_code: int
     hints: tuple[str, ...]
     commands: tuple[tuple[str, ...], ...]
+    prefix: tuple[str, ...] = ()  # e.g. so that file permissions apply to root
 
 
 # Every command that opens the database; those that also need Redis after it.
@@ -133,6 +135,9 @@ def cases(
     down_redis = free_port()
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
+    read_only = tmp_path / "read-only-output"
+    read_only.mkdir()
+    read_only.chmod(0o555)
     found = [
         Case(
             "PostgreSQL down",
@@ -205,6 +210,14 @@ def cases(
             (("worker", "--burst"),),
         ),
         Case(
+            "output folder without write permission",
+            {"WHISPEROPS_OUTPUT_DIR": str(read_only)},
+            BAD_SETTING,
+            ("is not writable by this user (Permission denied)", "fix its permissions"),
+            (("worker", "--burst"),),
+            without_read_override(tmp_path),
+        ),
+        Case(
             "exporter port in use",
             {},
             BAD_SETTING,
@@ -246,7 +259,12 @@ def test_each_command_in_each_broken_environment_says_one_line_with_the_fix(
     ]
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(
-            pool.map(lambda run: run_cli(healthy | run[0].env, *run[1], timeout=60), runs)
+            pool.map(
+                lambda run: run_cli(
+                    healthy | run[0].env, *run[1], timeout=60, prefix=run[0].prefix
+                ),
+                runs,
+            )
         )
     problems = []
     for (case, command), out in zip(runs, outcomes, strict=True):
