@@ -433,8 +433,9 @@ def exporter(context: Context, host: str | None, port: int | None) -> None:
 @pass_context
 def watch(context: Context, once: bool) -> None:
     """Ingest audio files dropped into the inbox (inbox_dir) once their size is stable."""
-    require(watcher_checks(context.settings))
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
+    # After the database is ready: the inbox appearing means the watcher is watching.
+    require(watcher_checks(context.settings))
     from whisperops.watcher import InboxWatcher
 
     watcher = InboxWatcher(context.settings)
