@@ -63,7 +63,13 @@ def stack(tmp_path: Path):
         yield honcho, data_dir, port, env
     finally:
         if honcho.poll() is None:
-            os.killpg(honcho.pid, signal.SIGKILL)
+            # SIGTERM first: honcho stops its processes, which run in sessions of their
+            # own that a SIGKILL of its group would leave running after a failed test.
+            os.killpg(honcho.pid, signal.SIGTERM)
+            try:
+                honcho.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(honcho.pid, signal.SIGKILL)
         server = read_embedded(data_dir)
         if server is not None:
             os.kill(server.pid, signal.SIGKILL)
