@@ -35,7 +35,7 @@ from whisperops.service_errors import (
     database_error,
     explain,
     port_error,
-    redis_error,
+    redis_error_for,
     until_available,
 )
 
@@ -112,18 +112,11 @@ class Context:
                     f"(next: {missing[0].label}); run `whisperops migrate`"
                 )
             time.sleep(0.5)
-        if not require_current:
-            until_available(
-                lambda: database.connect(reuse_if_open=True),
-                lambda exc: database_error(exc, url),
-                0,
-                "the database",
-            )
         return database
 
     def redis(self, wait: bool = False):
         """A Redis connection that answers; long-running processes wait for it."""
-        from whisperops.redis_server import connect_redis, read_embedded
+        from whisperops.redis_server import connect_redis
 
         settings = self.settings
 
@@ -132,12 +125,12 @@ class Context:
             connection.ping()
             return connection
 
-        def describe(exc: BaseException):
-            running = None if settings.redis_url else read_embedded(settings.data_dir)
-            url = settings.redis_url or (running.url if running else "redis://127.0.0.1")
-            return redis_error(exc, url, embedded=not settings.redis_url)
-
-        return until_available(ping, describe, settings.service_wait_sec if wait else 0, "Redis")
+        return until_available(
+            ping,
+            lambda exc: redis_error_for(exc, settings),
+            settings.service_wait_sec if wait else 0,
+            "Redis",
+        )
 
 
 # How long a worker or scheduler waits for `whisperops migrate` started beside it.

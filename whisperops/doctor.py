@@ -90,11 +90,10 @@ def redis_checks(settings: Settings) -> list[Check]:
     from rq import Queue, Worker
 
     from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
-    from whisperops.redis_server import read_embedded
-    from whisperops.service_errors import redis_error
+    from whisperops.redis_server import known_redis_url
+    from whisperops.service_errors import redis_error_for
 
-    running = None if settings.redis_url else read_embedded(settings.data_dir)
-    url = settings.redis_url or (running.url if running else None)
+    url = known_redis_url(settings)
     if url is None:
         return [
             Check(
@@ -108,9 +107,6 @@ def redis_checks(settings: Settings) -> list[Check]:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    def describe(exc: BaseException):
-        return redis_error(exc, url, embedded=running is not None)
-
     try:
         # Tried once: doctor reports, it does not wait.
         connection = Redis.from_url(
@@ -122,7 +118,7 @@ def redis_checks(settings: Settings) -> list[Check]:
             for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE)
         }
     except Exception as exc:
-        return [_failure("redis", exc, describe)]
+        return [_failure("redis", exc, lambda e: redis_error_for(e, settings))]
     server = "Valkey" if "valkey_version" in info else "Redis"
     version = info.get("valkey_version") or info.get("redis_version")
     checks = [Check("redis", True, f"{server} {version} at {mask_secret_url(url)}")]
@@ -147,14 +143,12 @@ def model_load_check(settings: Settings) -> Check:
     found = model_check(settings)
     if not found.ok or "not downloaded yet" in found.detail:
         return found  # loading it would start a download of up to a few GB
-    from whisperops.layout import resolved_device
+    from whisperops.layout import resolved_compute_type, resolved_device
     from whisperops.pipeline.transcriber import model_location
 
     try:
         device = resolved_device(settings)
-        compute_type = settings.compute_type
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
+        compute_type = resolved_compute_type(settings, device)
         from faster_whisper import WhisperModel
 
         started = time.monotonic()

@@ -42,6 +42,7 @@ from pathlib import Path
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
 from whisperops.pipeline.transcriber import (
+    BATCHED_DECODING,
     location_of,
     model_location,
     replicas_for,
@@ -112,6 +113,12 @@ def resolved_device(settings: Settings) -> str:
     import ctranslate2
 
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def resolved_compute_type(settings: Settings, device: str) -> str:
+    if settings.compute_type != "auto":
+        return settings.compute_type
+    return "float16" if device == "cuda" else "int8"
 
 
 def calibration_key(settings: Settings, device: str, compute_type: str) -> str:
@@ -197,9 +204,7 @@ def available_memory_mb() -> float | None:
 def resolve_layout(settings: Settings, recalibrate: bool = False) -> Layout:
     """The layout for these settings: explicit values kept, 'auto' ones filled in."""
     device = resolved_device(settings)
-    compute_type = settings.compute_type
-    if compute_type == "auto":
-        compute_type = "float16" if device == "cuda" else "int8"
+    compute_type = resolved_compute_type(settings, device)
     chosen = {
         name: getattr(settings, name) for name in ("worker_processes", "cpu_threads", "batch_size")
     }
@@ -315,9 +320,8 @@ def measure(request: dict) -> Calibration:
     def batched(model, pool, replicas: int, batch: int) -> tuple[float, float]:
         pipeline = ReplicaBatchedPipeline(model, pool, replicas, lambda *_progress: None)
         begun = time.perf_counter()
-        # As the transcribe step decodes (transcriber.start_transcription).
         segments, info = pipeline.transcribe(
-            recording, batch_size=batch, without_timestamps=True, word_timestamps=True, **options
+            recording, batch_size=batch, **BATCHED_DECODING, **options
         )
         list(segments)
         return info.duration_after_vad, time.perf_counter() - begun

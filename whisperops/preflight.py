@@ -136,9 +136,12 @@ def pyannote_check(settings: Settings) -> Check:
             f"WHISPEROPS_PYANNOTE_MODEL is set but the diarization extra is {extra}",
             "pip install 'whisperops[diarization]'",
         )
-    local = Path(model).expanduser()
-    if local.exists() or _looks_like_path(model):
-        if (local / "config.yaml").is_file() or local.is_file():
+    # As the worker will load it (imports nothing heavy: torch is loaded on first use).
+    from whisperops.pipeline.pyannote_diarizer import holds_pipeline, local_pipeline
+
+    local = local_pipeline(model)
+    if local is not None:
+        if holds_pipeline(local):
             return Check("pyannote", True, f"pipeline at {local}")
         return Check(
             "pyannote",

@@ -59,6 +59,15 @@ def redis_url(settings: Settings) -> str:
     return ensure_embedded_valkey(settings.data_dir).url
 
 
+def known_redis_url(settings: Settings) -> str | None:
+    """REDIS_URL, else the running embedded Valkey's URL, else None; starts nothing
+    (for saying which server an error is about, and for `doctor`)."""
+    if settings.redis_url:
+        return settings.redis_url
+    running = read_embedded(settings.data_dir)
+    return running.url if running else None
+
+
 # What a lost or restarting Redis raises; long-running processes ride these out.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 

@@ -159,6 +159,14 @@ def redis_error(exc: BaseException, url: str, embedded: bool = False) -> Whisper
     return None
 
 
+def redis_error_for(exc: BaseException, settings: Settings) -> WhisperopsError | None:
+    """:func:`redis_error` for the Redis these settings use."""
+    from whisperops.redis_server import known_redis_url
+
+    url = known_redis_url(settings) or "redis://127.0.0.1"
+    return redis_error(exc, url, embedded=not settings.redis_url)
+
+
 def port_error(exc: BaseException, host: str, port: int, setting: str) -> WhisperopsError | None:
     """The operator error for a server that could not bind ``host:port``."""
     if isinstance(exc, socket.gaierror):
@@ -180,14 +188,7 @@ def explain(exc: BaseException, settings: Settings | None) -> WhisperopsError | 
         return exc
     if settings is None:
         return None
-    found = database_error(exc, settings.database_url)
-    if found is None:
-        from whisperops.redis_server import read_embedded
-
-        running = None if settings.redis_url else read_embedded(settings.data_dir)
-        url = settings.redis_url or (running.url if running else "redis://127.0.0.1")
-        found = redis_error(exc, url, embedded=not settings.redis_url)
-    return found
+    return database_error(exc, settings.database_url) or redis_error_for(exc, settings)
 
 
 def until_available(

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from tests.conftest import POSTGRES_PROBLEM, POSTGRES_URL, free_port
 from tests.integration.cli_runner import ROOT, clean_environment, run_cli
 from tests.privileges import without_read_override
 from tests.refusing_postgres import RefusingPostgres
-from tests.reliability.harness import Valkey
+from tests.reliability.harness import Valkey, wait_until
 from whisperops.service_errors import EX_UNAVAILABLE, Outage
 
 SECRET = "Env-S3cret-pw"
@@ -123,6 +123,13 @@ def port_in_use() -> Iterator[int]:
         yield taken.getsockname()[1]
 
 
+def a_file_where_a_folder_goes(tmp_path: Path) -> Path:
+    """A regular file: no folder can be created below it, even by root."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    return a_file
+
+
 def cases(
     tmp_path: Path,
     redis_url: str,
@@ -133,8 +140,7 @@ def cases(
 ) -> list[Case]:
     down_db = free_port()
     down_redis = free_port()
-    a_file = tmp_path / "a-file"
-    a_file.write_text("not a folder")
+    a_file = a_file_where_a_folder_goes(tmp_path)
     read_only = tmp_path / "read-only-output"
     read_only.mkdir()
     read_only.chmod(0o555)
@@ -369,14 +375,6 @@ def doctor(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[
     return out, {check["name"]: check for check in json.loads(out.stdout)["checks"]}
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        time.sleep(0.5)
-
-
 def test_doctor_on_a_healthy_host_shows_every_check_passing(healthy: dict[str, str]) -> None:
     workers = [
         subprocess.Popen(
@@ -389,7 +387,7 @@ def test_doctor_on_a_healthy_host_shows_every_check_passing(healthy: dict[str, s
         for extra in ((), ("--maintenance",))
     ]
     try:
-        wait_for(lambda: doctor(healthy)[1]["workers"]["ok"], 90, "both workers online")
+        wait_until(lambda: doctor(healthy)[1]["workers"]["ok"], 90, "both workers online", 0.5)
         out = run_cli(healthy, "doctor", timeout=120)
     finally:
         for worker in workers:
@@ -414,8 +412,7 @@ def test_doctor_names_what_is_broken_and_the_fix(
     refusing_postgres: RefusingPostgres,
     port_in_use: int,
 ) -> None:
-    a_file = tmp_path / "a-file"
-    a_file.write_text("not a folder")
+    a_file = a_file_where_a_folder_goes(tmp_path)
     broken = [
         (
             {"DATABASE_URL": f"postgresql://postgres:{SECRET}@127.0.0.1:{free_port()}/x"},

@@ -87,6 +87,18 @@ def load_pyannote(settings: Settings) -> PyannoteDiarizer:
     return PyannoteDiarizer(pipeline, model, device, hints)
 
 
+def local_pipeline(model: str) -> Path | None:
+    """The local path ``model`` names, or None when it is a Hugging Face id."""
+    local = Path(model).expanduser()
+    looks_local = local.is_absolute() or model.startswith((".", "~")) or local.exists()
+    return local if looks_local else None
+
+
+def holds_pipeline(local: Path) -> bool:
+    """A pipeline directory (its config.yaml) or a pipeline file."""
+    return (local / "config.yaml").is_file() or local.is_file()
+
+
 def _load(model: str, settings: Settings) -> tuple[Any, str]:
     # pyannote.audio 4 sends usage telemetry unless told not to, and its import turns
     # it on when the variable is unset. A worker does not phone home (air-gapped sites
@@ -102,14 +114,13 @@ def _load(model: str, settings: Settings) -> tuple[Any, str]:
         ) from None
     finally:
         os.environ["PYANNOTE_METRICS_ENABLED"] = chosen
-    local = Path(model).expanduser()
-    looks_local = local.is_absolute() or model.startswith((".", "~")) or local.exists()
-    if looks_local and not (local / "config.yaml").is_file() and not local.is_file():
+    local = local_pipeline(model)
+    if local is not None and not holds_pipeline(local):
         raise DiarizationUnavailable(f"pyannote_model {model}: no config.yaml there")
     device = resolve_device(settings.diarization_device)
     started = time.monotonic()
     pipeline = Pipeline.from_pretrained(
-        str(local) if looks_local else model, token=settings.hf_token or None
+        str(local) if local is not None else model, token=settings.hf_token or None
     )
     if pipeline is None:  # pyannote returns None when the hub refuses the download
         raise DiarizationUnavailable(

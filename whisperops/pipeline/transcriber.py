@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 
+BATCHED_DECODING = {"vad_filter": True, "without_timestamps": True, "word_timestamps": True}
+"""How batched decoding decodes each chunk (the calibration measures the same)."""
+
 _models: dict[tuple, LoadedModel] = {}
 _models_lock = threading.Lock()
 
@@ -200,14 +203,7 @@ def start_transcription(
     batch = decoding_mode(settings)
     if batch:
         pipeline = loaded.batched(on_decoded)
-        raw, info = pipeline.transcribe(
-            audio,
-            batch_size=batch,
-            vad_filter=True,
-            without_timestamps=True,
-            word_timestamps=True,
-            **options,
-        )
+        raw, info = pipeline.transcribe(audio, batch_size=batch, **BATCHED_DECODING, **options)
         speech = info.duration_after_vad
         segments = (_segment(item) for item in raw)
         mode = f"batched ({batch})"
