@@ -28,11 +28,11 @@ from redis import Redis
 from bench.common import scratch_settings
 from tests.real_speech import real_recording
 from whisperops import ops
-from whisperops.db import utcnow
-from whisperops.estimates import live_progress
+from whisperops.clock import utcnow
 from whisperops.models import Recording, StepRun
 from whisperops.pipeline.job import process_recording
-from whisperops.queueing import enqueue_recording, transcribe_queue
+from whisperops.progress import live_progress
+from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 
 
 def plan_heuristic(segments: int | None, duration: float | None) -> float:

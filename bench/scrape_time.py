@@ -77,7 +77,7 @@ def run(backend: str, database_url: str, total: int, scrapes: int) -> None:
         started = time.perf_counter()
         text = generate_latest(registry)
         timings.append(time.perf_counter() - started)
-    assert b"whisper_processing_recordings 200.0" in text, "unexpected scrape content"
+    assert b"whisperops_processing_recordings 200.0" in text, "unexpected scrape content"
     print(
         f"{backend}: scrape median {statistics.median(timings) * 1000:.1f} ms, p90 "
         f"{sorted(timings)[int(len(timings) * 0.9)] * 1000:.1f} ms with {total:,} recordings "

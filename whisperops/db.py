@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse as parse_db_url
 
+from whisperops.clock import utcnow  # noqa: F401  (callers still import it from here)
 from whisperops.errors import ConfigError
 
 database_proxy = DatabaseProxy()
@@ -22,11 +22,6 @@ class BaseModel(Model):
     class Meta:
         database = database_proxy
         legacy_table_names = False
-
-
-def utcnow() -> datetime:
-    """Current UTC time as a naive datetime: the form stored in every DateTimeField."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 POSTGRES_CONNECT_TIMEOUT_SEC = 10

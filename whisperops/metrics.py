@@ -7,6 +7,9 @@ are refreshed at most every ``TOTALS_TTL_SEC``, and the step history is read
 incrementally (only step runs finished since the previous scrape). A part that
 cannot be read (DB or Redis down) is left out and its ``*_up`` gauge says 0; the
 scrape itself never fails.
+
+Every family served is named ``whisperops_*`` (docs/alerts.yml and the Grafana
+dashboard in docs/ use these names).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from whisperops.db import database_proxy, utcnow
-from whisperops.estimates import live_progress
-from whisperops.models import Recording, Status, StepOutcome, StepRun
-from whisperops.queues import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
+from whisperops.clock import utcnow
+from whisperops.db import database_proxy
+from whisperops.jobs.names import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
+from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
+from whisperops.progress import live_progress
 from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
@@ -97,17 +101,17 @@ class WhisperopsCollector(Collector):
         return []  # collected fresh at each scrape; nothing to declare up front
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._part("database", "the database", self._database_metrics)
-        yield from self._part("Redis", "Redis", self._redis_metrics)
+        yield from self._part(
+            "database", "whisperops_database_up", "the database", self._database_metrics
+        )
+        yield from self._part("Redis", "whisperops_redis_up", "Redis", self._redis_metrics)
 
     def _part(
-        self, label: str, subject: str, read: Callable[[], Iterator[Metric]]
+        self, label: str, up_name: str, subject: str, read: Callable[[], Iterator[Metric]]
     ) -> Iterator[Metric]:
         """One part's families plus its up-gauge; a part that is down yields only the
         gauge at 0, so a scrape never fails."""
-        up = GaugeMetricFamily(
-            f"whisperops_{label.lower()}_up", f"1 if {subject} answered this scrape, else 0."
-        )
+        up = GaugeMetricFamily(up_name, f"1 if {subject} answered this scrape, else 0.")
         try:
             families = list(read())
             up.add_metric([], 1)
@@ -148,7 +152,7 @@ class WhisperopsCollector(Collector):
         now = self.now()
         counts = self._status_counts()
         by_status = GaugeMetricFamily(
-            "whisper_recordings",
+            "whisperops_recordings",
             f"Recordings by status (done and failed refreshed every {TOTALS_TTL_SEC:.0f}s).",
             labels=["status"],
         )
@@ -157,7 +161,7 @@ class WhisperopsCollector(Collector):
         yield by_status
 
         pending = GaugeMetricFamily(
-            "whisper_recordings_diarization_pending",
+            "whisperops_recordings_diarization_pending",
             "Done recordings still without speakers: too long, diarization failed, or no "
             f"backend could run (refreshed every {TOTALS_TTL_SEC:.0f}s).",
         )
@@ -176,34 +180,34 @@ class WhisperopsCollector(Collector):
             ).where(Recording.status == Status.PROCESSING)
         )
         in_processing = GaugeMetricFamily(
-            "whisper_processing_recordings", "Recordings in processing now."
+            "whisperops_processing_recordings", "Recordings in processing now."
         )
         in_processing.add_metric([], len(processing))
         yield in_processing
 
         labels = ["recording_id", "step"]
         segments = GaugeMetricFamily(
-            "whisper_processing_segments",
+            "whisperops_processing_segments",
             "Transcript segments so far, per recording in processing.",
             labels=labels,
         )
         step = GaugeMetricFamily(
-            "whisper_processing_step",
+            "whisperops_processing_step",
             "1 for the step each recording in processing is in.",
             labels=labels,
         )
         elapsed = GaugeMetricFamily(
-            "whisper_processing_step_elapsed_seconds",
+            "whisperops_processing_step_elapsed_seconds",
             "Time in the current step, per recording in processing.",
             labels=labels,
         )
         since_update = GaugeMetricFamily(
-            "whisper_processing_last_update_age_seconds",
+            "whisperops_processing_last_update_age_seconds",
             "Time since the recording's row was last updated (heartbeat).",
             labels=labels,
         )
         progress = GaugeMetricFamily(
-            "whisper_processing_progress_ratio",
+            "whisperops_processing_progress_ratio",
             "Estimated fraction of the transcribe step done (0-1).",
             labels=labels,
         )
@@ -215,7 +219,7 @@ class WhisperopsCollector(Collector):
                 elapsed.add_metric(key, (now - row.processing_step_started_at).total_seconds())
             since_update.add_metric(key, max(0.0, (now - row.updated_at).total_seconds()))
             ratio = live_progress(row.progress_ratio, row.estimated_finish_at, row.updated_at, now)
-            if ratio is not None and row.processing_step == "transcribe":
+            if ratio is not None and row.processing_step == Step.TRANSCRIBE:
                 progress.add_metric(key, ratio)
         yield from (segments, step, elapsed, since_update, progress)
 
@@ -225,7 +229,7 @@ class WhisperopsCollector(Collector):
             .scalar()
         )
         oldest_age = GaugeMetricFamily(
-            "whisper_oldest_queued_age_seconds",
+            "whisperops_oldest_queued_age_seconds",
             "Age of the oldest queued recording; 0 when none is queued.",
         )
         oldest_age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
@@ -233,7 +237,7 @@ class WhisperopsCollector(Collector):
 
         self.tally.update()
         durations = HistogramMetricFamily(
-            "whisper_step_duration_seconds",
+            "whisperops_step_duration_seconds",
             "Duration of pipeline steps finished since the exporter started.",
             labels=["step"],
         )
@@ -245,7 +249,7 @@ class WhisperopsCollector(Collector):
             durations.add_metric([step_name], buckets, self.tally.sums.get(step_name, 0.0))
         yield durations
         failures = CounterMetricFamily(
-            "whisper_step_failures",
+            "whisperops_step_failures_total",
             "Step runs that failed, by step, since the exporter started.",
             labels=["step"],
         )
@@ -260,14 +264,14 @@ class WhisperopsCollector(Collector):
 
         connection = self.redis_factory()
         jobs = GaugeMetricFamily(
-            "whisper_queue_jobs", "Jobs waiting in each whisperops queue.", labels=["queue"]
+            "whisperops_queue_jobs", "Jobs waiting in each whisperops queue.", labels=["queue"]
         )
         for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE):
             jobs.add_metric([name], Queue(name, connection=connection).count)
-        workers = GaugeMetricFamily("whisper_workers", "RQ workers registered (online).")
+        workers = GaugeMetricFamily("whisperops_workers", "RQ workers registered (online).")
         workers.add_metric([], Worker.count(connection=connection))
         stuck = CounterMetricFamily(
-            "whisper_stuck_recordings",
+            "whisperops_stuck_recordings_total",
             "Stuck recordings the sweep handled, by action.",
             labels=["action"],
         )

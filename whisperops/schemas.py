@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from whisperops.clock import as_utc
 from whisperops.models import (
     Recording,
     Status,
@@ -16,15 +17,8 @@ from whisperops.models import (
     TranscriptSegment,
 )
 
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    # The DB stores naive UTC; make that explicit in everything we hand out.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# The DB stores naive UTC; make that explicit in everything we hand out.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class RecordingListItem(BaseModel):

@@ -21,7 +21,7 @@ from tests.console.conftest import NOW, fill, frozen_now
 from whisperops.config import Settings
 from whisperops.metrics import WhisperopsCollector
 from whisperops.models import Recording, Status, StepOutcome, StepRun
-from whisperops.queues import STUCK_COUNTER_KEY
+from whisperops.jobs.names import STUCK_COUNTER_KEY
 from whisperops.runtime import init_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +174,7 @@ def test_live_scrape_sees_recording_in_processing(
     """The exporter process, scraped over HTTP while a worker transcribes."""
     from whisperops import ops
     from whisperops.pipeline import job
-    from whisperops.queueing import enqueue_recording, transcribe_queue
+    from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 
     port = free_port()
     exporter = subprocess.Popen(

@@ -137,8 +137,8 @@ def test_stack_processes_inbox_then_stops_on_sigterm(stack, tmp_path: Path) -> N
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    assert 'whisper_recordings{status="done"} 2.0' in metrics
-    assert 'whisper_recordings{status="failed"} 1.0' in metrics
+    assert 'whisperops_recordings{status="done"} 2.0' in metrics
+    assert 'whisperops_recordings{status="failed"} 1.0' in metrics
 
     processes = descendants(honcho.pid) | {honcho.pid}
     assert server.pid in processes  # the embedded Valkey is the Procfile's own process

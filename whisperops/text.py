@@ -1,18 +1,80 @@
-"""The plain-text view of one recording, shared by `whisperops show` and the console."""
+"""Plain-text rendering shared by the CLI and the console (no markup, ever).
+
+Control characters in stored text are escaped, so a file name cannot drive the
+terminal; durations, sizes and times have one format each.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from whisperops.formatting import (
-    age,
-    dash,
-    format_bytes,
-    format_duration,
-    format_timestamp,
-    literal,
-)
+from whisperops.clock import as_utc, utcnow
+from whisperops.models import Status
 from whisperops.schemas import RecordingDetail
+
+
+def literal(text: str | None) -> str:
+    """``text`` with control characters escaped, so a file name cannot drive the terminal."""
+    if text is None:
+        return ""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def dash(value: object) -> str:
+    """``value`` as text, or '-' when there is none."""
+    return "-" if value is None else str(value)
+
+
+def truncate(text: str | None, width: int) -> str:
+    text = literal(text)
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def format_duration(seconds: float | None, *, fraction: bool = False) -> str:
+    """Compact human duration: 45s, 2m05s, 12m, 1h05m, 3d02h; '-' for none.
+
+    With ``fraction``, durations under a minute keep two decimals (0.25s), for
+    times where the split second is the point (one step of a job).
+    """
+    if seconds is None:
+        return "-"
+    if fraction and seconds < 60:
+        return f"{seconds:.2f}s"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s" if minutes < 10 else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def age(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long before ``now`` (default: the current time) ``moment`` was."""
+    if moment is None:
+        return "-"
+    return format_duration((as_utc(now or utcnow()) - as_utc(moment)).total_seconds())
+
+
+def format_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def format_timestamp(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
@@ -32,7 +94,7 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
         )
     row("status", status)
     row("attempt", f"{detail.attempt}   retries {detail.retry_count}")
-    if detail.status.value == "queued" and detail.resume_from_step:
+    if detail.status is Status.QUEUED and detail.resume_from_step:
         row("resumes at", f"{detail.resume_from_step} (the transcript is kept)")
     if detail.diarization_pending:
         row(
@@ -81,9 +143,10 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
         lines.append("Steps:")
         for step in detail.steps:
             outcome = step.outcome.value if step.outcome else "running"
+            took = format_duration(step.duration_sec, fraction=True)
             lines.append(
                 f"  attempt {step.attempt:<3} {step.step:<17} {outcome:<8} "
-                f"{_step_seconds(step.duration_sec):>7}  {format_timestamp(step.started_at)}"
+                f"{took:>7}  {format_timestamp(step.started_at)}"
                 + (f"  {literal(step.detail)}" if step.detail else "")
             )
     if detail.transcript:
@@ -95,7 +158,7 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
         for segment in transcript.segments[:10]:
             speaker = f"{literal(segment.speaker)}: " if segment.speaker else ""
             lines.append(
-                f"  [{_clock(segment.start_sec)} - {_clock(segment.end_sec)}] "
+                f"  [{_offset(segment.start_sec)} - {_offset(segment.end_sec)}] "
                 f"{speaker}{literal(segment.text.strip())}"
             )
         if len(transcript.segments) > 10:
@@ -106,12 +169,7 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
     return "\n".join(lines)
 
 
-def _step_seconds(seconds: float | None) -> str:
-    if seconds is None or seconds >= 60:
-        return format_duration(seconds)
-    return f"{seconds:.2f}s"
-
-
-def _clock(seconds: float) -> str:
+def _offset(seconds: float) -> str:
+    """A position in the audio, as a player shows it: 01:05.3."""
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes):02d}:{secs:04.1f}"
