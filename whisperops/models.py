@@ -36,15 +36,19 @@ class StepOutcome(str, Enum):
     SKIPPED = "skipped"
 
 
-# The pipeline's steps in order; the names are part of the log and error formats.
-STEPS = (
-    "parse_metadata",
-    "extract_metadata",
-    "transcribe",
-    "diarization",
-    "analytics",
-    "store_results",
-)
+class Step(str, Enum):
+    """The pipeline's steps, in the order a job runs them.
+
+    The values are part of the log and error formats and are stored as-is in
+    ``recordings.processing_step`` and ``step_history.step``.
+    """
+
+    PARSE_METADATA = "parse_metadata"
+    EXTRACT_METADATA = "extract_metadata"
+    TRANSCRIBE = "transcribe"
+    DIARIZATION = "diarization"
+    ANALYTICS = "analytics"
+    STORE_RESULTS = "store_results"
 
 
 class EnumField(CharField):

@@ -9,13 +9,12 @@ from rq_scheduler import Scheduler
 
 from whisperops.config import Settings
 from whisperops.db import utcnow
-from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID
+from whisperops.jobs.names import MAINTENANCE_QUEUE, RUN_SCHEDULED_SWEEP, SWEEP_JOB_ID
 from whisperops.redis_server import REDIS_DOWN
 from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 
-SWEEP_FUNCTION = "whisperops.sweep.run_scheduled_sweep"
 
 # How often the scheduler itself wakes to enqueue due jobs: often enough that the
 # sweep starts within a few seconds of its time, never more often than needed.
@@ -85,7 +84,7 @@ def register_sweep(scheduler: Scheduler, settings: Settings) -> None:
         scheduler.cancel(SWEEP_JOB_ID)
     scheduler.schedule(
         scheduled_time=utcnow(),
-        func=SWEEP_FUNCTION,
+        func=RUN_SCHEDULED_SWEEP,
         interval=settings.sweep_interval_sec,
         repeat=None,
         id=SWEEP_JOB_ID,

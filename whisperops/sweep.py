@@ -1,4 +1,4 @@
-"""The sweep: recover stuck recordings, then enqueue queued ones.
+"""The sweep: find stuck recordings and hand them to their transition, then enqueue.
 
 rq-scheduler enqueues :func:`run_scheduled_sweep` on the maintenance queue every
 ``sweep_interval_sec``; its own worker runs it, so a long transcription never
@@ -15,10 +15,10 @@ from redis import Redis
 
 from whisperops.config import Settings
 from whisperops.db import utcnow
-from whisperops.enqueue import EnqueueReport, enqueue_queued
-from whisperops.models import Recording, Status, StepOutcome, StepRun, no_progress
-from whisperops.queueing import transcribe_queue
-from whisperops.queues import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
+from whisperops.jobs.enqueue import EnqueueReport, enqueue_queued, transcribe_queue
+from whisperops.jobs.names import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
+from whisperops.models import Recording, Status
+from whisperops.ops import transitions
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,6 @@ class SweepReport:
         )
 
 
-def stuck_error_message(recording: Recording, age_sec: float) -> str:
-    return (
-        f"Stuck in step {recording.processing_step or 'unknown'} "
-        f"({recording.processing_segments_count or 0} segments); "
-        f"last update {int(age_sec // 60)}m ago (cleanup)"
-    )
-
-
 def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> None:
     """PROCESSING rows not updated for the threshold: log each, then requeue or fail it."""
     cutoff = now - timedelta(seconds=settings.stuck_processing_threshold_sec)
@@ -58,7 +50,6 @@ def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> Non
         .order_by(Recording.updated_at)
     )
     for recording in stuck:
-        age_sec = (now - recording.updated_at).total_seconds()
         log.warning(
             "Stuck recording id=%s file_name=%r processing_step=%s processing_segments_count=%s "
             "updated_at=%s age_sec=%d",
@@ -67,42 +58,11 @@ def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> Non
             recording.processing_step,
             recording.processing_segments_count,
             recording.updated_at.isoformat(),
-            age_sec,
+            (now - recording.updated_at).total_seconds(),
         )
         retries = recording.retry_count + 1
         give_up = retries >= settings.max_retries
-        changes = {
-            "status": Status.FAILED if give_up else Status.QUEUED,
-            "error_message": stuck_error_message(recording, age_sec) if give_up else None,
-            "retry_count": retries,
-            # Fence off the stuck worker: should it wake up, its writes match nothing.
-            "attempt": recording.attempt + 1,
-            **no_progress(),
-            "updated_at": now,
-        }
-        # Guarded: a worker whose heartbeat landed since we read the row keeps it.
-        changed = (
-            Recording.update(**changes)
-            .where(
-                (Recording.id == recording.id)
-                & (Recording.attempt == recording.attempt)
-                & (Recording.status == Status.PROCESSING.value)
-                & (Recording.updated_at < cutoff)
-            )
-            .execute()
-        )
-        if changed:
-            # The lost worker never closed its step: say in the history what became of it.
-            StepRun.update(
-                finished_at=now,
-                outcome=StepOutcome.FAILED,
-                detail=f"abandoned: no update for {int(age_sec)}s (worker lost); "
-                f"{'failed' if give_up else 'requeued'} by the sweep",
-            ).where(
-                (StepRun.recording == recording.id)
-                & (StepRun.attempt == recording.attempt)
-                & StepRun.finished_at.is_null()
-            ).execute()
+        if transitions.recover_stuck(recording, now, cutoff, give_up):
             (report.failed if give_up else report.requeued).append(recording.id)
             log.warning(
                 "%s recording id=%s file_name=%r (retry %d of %d)",

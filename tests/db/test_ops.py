@@ -11,6 +11,7 @@ from tests.audio import write_tone_wav
 from tests.integration.cli_runner import run_cli
 from tests.privileges import without_read_override
 from whisperops import ops
+from whisperops.ops import transitions
 from whisperops.config import Settings
 from whisperops.errors import InvalidTransitionError, NotFoundError, WhisperopsError
 from whisperops.models import Recording, Status
@@ -186,8 +187,10 @@ def test_concurrent_change_is_reported_not_overwritten(
     recording = _add_one(settings, audio_dir)
     stale = Recording.get_by_id(recording.id)
     Recording.update(attempt=Recording.attempt + 1).execute()  # e.g. the sweep enqueued it
+    changes = {"status": Status.FAILED}
+    assert not transitions.guarded_update(stale.id, stale.attempt, changes)
     with pytest.raises(WhisperopsError, match="changed while this was applied"):
-        ops._guarded_update(stale, status=Status.FAILED)
+        transitions._apply(stale, changes)
     assert Recording.get_by_id(recording.id).status is Status.QUEUED
 
 

@@ -8,8 +8,8 @@ from redis import Redis
 
 from whisperops import ops
 from whisperops.config import Settings
+from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 from whisperops.models import Recording
-from whisperops.queueing import enqueue_recording, transcribe_queue
 from whisperops.worker import build_transcribe_worker
 
 

@@ -10,25 +10,24 @@ from pathlib import Path
 
 from redis import Redis
 
+from scripts.stereo_calls import StereoCall
 from tests.conftest import require_pyannote
 from tests.integration.cli_runner import run_cli
 from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import enqueue, process, run_burst
-from tests.stereo_calls import StereoCall
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.models import (
     Recording,
     Status,
+    Step,
     StepOutcome,
     StepRun,
     Transcript,
     TranscriptSegment,
 )
-from whisperops.pipeline import STEPS
-from whisperops.pipeline.diarization import assign_speakers
-from whisperops.pipeline.job import words_from_json
-from whisperops.pipeline.segments import Segment, SpeakerTurn
+from whisperops.pipeline.diarization.speakers import assign_speakers
+from whisperops.pipeline.segments import Segment, SpeakerTurn, words_from_json
 
 
 def diarization_run(recording_id: int, attempt: int | None = None) -> StepRun:
@@ -123,7 +122,7 @@ def test_too_long_is_skipped_pending_then_rediarized_without_transcribing(
     assert done.status is Status.DONE and not done.diarization_pending
     assert done.resume_from_step is None
     history = StepRun.select().where((StepRun.recording == row.id) & (StepRun.attempt == attempt))
-    assert [h.step for h in history.order_by(StepRun.id)] == list(STEPS[3:])
+    assert [h.step for h in history.order_by(StepRun.id)] == list(Step)[3:]
     assert diarization_run(row.id, attempt).outcome is StepOutcome.OK
     after = Transcript.get(Transcript.recording == row.id)
     assert after.text == before.text and after.model_name == before.model_name
@@ -170,7 +169,7 @@ def test_pyannote_backend_from_a_local_directory(
     """The real loading path, offline, on a small random pipeline; not accuracy."""
     require_pyannote()
     from tests.pyannote_pipeline import build_random_pipeline
-    from whisperops.pipeline.pyannote_diarizer import load_pyannote
+    from whisperops.pipeline.diarization.pyannote_backend import load_pyannote
 
     model_dir = build_random_pipeline(tmp_path / "pyannote-model")
     # auto -> pyannote; on the CPU even where a GPU is present, for the checks below

@@ -13,10 +13,9 @@ from tests.audio import write_tone_wav
 from tests.integration.cli_runner import run_cli
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.enqueue import enqueue_queued
+from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
+from whisperops.jobs.names import PROCESS_RECORDING, job_id
 from whisperops.models import Recording
-from whisperops.queueing import PROCESS_RECORDING, transcribe_queue
-from whisperops.queues import job_id
 
 
 @pytest.fixture

@@ -15,9 +15,12 @@ from tests.audio import SPEECH_TEXT, word_error_rate, write_tone_wav
 from tests.integration.pipeline_helpers import enqueue, ingest, run_burst
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
-from whisperops.pipeline import STEPS, job
-from whisperops.pipeline.fence import FencedRecording
+from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, Transcript
+from whisperops.ops.attempt import FencedRecording
+from whisperops.pipeline import job
+from whisperops.pipeline.heartbeat import Heartbeat
+from whisperops.pipeline.job_state import JobState
+from whisperops.pipeline.steps import transcribe as transcribe_step
 
 
 def test_speech_is_transcribed_with_steps_history_and_outputs(
@@ -42,7 +45,7 @@ def test_speech_is_transcribed_with_steps_history_and_outputs(
     assert row.analytics["segment_count"] >= 1 and row.analytics["word_count"] > 20
 
     history = list(StepRun.select().where(StepRun.recording == row.id).order_by(StepRun.id))
-    assert [(h.step, h.attempt) for h in history] == [(step, attempt) for step in STEPS]
+    assert [(h.step, h.attempt) for h in history] == [(step, attempt) for step in Step]
     assert [h.outcome for h in history] == [
         StepOutcome.OK,
         StepOutcome.OK,
@@ -70,7 +73,7 @@ def test_speech_is_transcribed_with_steps_history_and_outputs(
     assert not list(Path(detail.output_files[0]).parent.glob(".*.tmp"))
     dumped = json.loads(detail.model_dump_json())
     assert dumped["transcript"]["segments"][0].keys() >= {"start_sec", "end_sec", "text", "speaker"}
-    assert [s["step"] for s in dumped["steps"]] == list(STEPS)
+    assert [s["step"] for s in dumped["steps"]] == list(Step)
 
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("Step 2: Transcribing audio... (duration 10s)") for m in messages)
@@ -86,9 +89,9 @@ def test_progress_callback_sees_step_and_segments_in_db(
     recording = ingest(pipeline_settings, long_speech_wav)
     attempt = enqueue(pipeline_settings, recording)
     seen: list[tuple] = []
-    original = job.log_progress
+    original = transcribe_step.log_progress
 
-    def spy(state: job.JobState) -> None:
+    def spy(state: JobState) -> None:
         row = Recording.get_by_id(recording.id)
         seen.append(
             (
@@ -101,7 +104,7 @@ def test_progress_callback_sees_step_and_segments_in_db(
         )
         original(state)
 
-    monkeypatch.setattr(job, "log_progress", spy)
+    monkeypatch.setattr(transcribe_step, "log_progress", spy)
     assert job.process_recording(recording.id, attempt) == "done"
 
     assert seen, "the progress callback never ran"
@@ -118,14 +121,14 @@ def test_failure_inside_transcribe_names_step_and_segments(
 ) -> None:
     recording = ingest(pipeline_settings, long_speech_wav)
     attempt = enqueue(pipeline_settings, recording)
-    original = job.ProgressEstimator.on_segment
+    original = transcribe_step.ProgressEstimator.on_segment
 
     def break_after_three(self, decoded_sec: float) -> None:
         original(self, decoded_sec)
         if self.reports == 4:  # reported before the 4th segment is taken
             raise RuntimeError("decoder exploded")
 
-    monkeypatch.setattr(job.ProgressEstimator, "on_segment", break_after_three)
+    monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", break_after_three)
     assert job.process_recording(recording.id, attempt) == "failed"
 
     row = Recording.get_by_id(recording.id)
@@ -142,14 +145,14 @@ def test_timeout_in_transcribe_uses_timeout_format(
 ) -> None:
     recording = ingest(pipeline_settings, long_speech_wav)
     attempt = enqueue(pipeline_settings, recording)
-    original = job.ProgressEstimator.on_segment
+    original = transcribe_step.ProgressEstimator.on_segment
 
     def time_out_after_two(self, decoded_sec: float) -> None:
         original(self, decoded_sec)
         if self.reports == 3:  # reported before the 3rd segment is taken
             raise JobTimeoutException("Task exceeded maximum timeout value (60 seconds)")
 
-    monkeypatch.setattr(job.ProgressEstimator, "on_segment", time_out_after_two)
+    monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", time_out_after_two)
     job.process_recording(recording.id, attempt)
 
     row = Recording.get_by_id(recording.id)
@@ -223,14 +226,14 @@ def test_attempt_superseded_mid_transcription_stops_without_writing(
 ) -> None:
     recording = ingest(pipeline_settings, long_speech_wav)
     attempt = enqueue(pipeline_settings, recording)
-    original = job.ProgressEstimator.on_segment
+    original = transcribe_step.ProgressEstimator.on_segment
 
     def operator_requeues(self, decoded_sec: float) -> None:
         original(self, decoded_sec)
         if self.reports == 3:
             ops.requeue(recording.id)  # bumps the attempt: this job is fenced off
 
-    monkeypatch.setattr(job.ProgressEstimator, "on_segment", operator_requeues)
+    monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", operator_requeues)
     assert job.process_recording(recording.id, attempt) == "superseded"
 
     row = Recording.get_by_id(recording.id)
@@ -249,8 +252,8 @@ def test_heartbeat_refreshes_updated_at_and_stops_when_fenced(
     attempt = enqueue(pipeline_settings, recording)
     fence = FencedRecording(recording.id, attempt)
     claimed = fence.claim()
-    state = job.JobState(recording=claimed, settings=pipeline_settings, fence=fence)
-    heartbeat = job.Heartbeat(state, interval=0.1)
+    state = JobState(recording=claimed, settings=pipeline_settings, fence=fence)
+    heartbeat = Heartbeat(state, interval=0.1)
     heartbeat.start()
     try:
         first = Recording.get_by_id(recording.id).updated_at

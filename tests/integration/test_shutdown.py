@@ -15,8 +15,8 @@ from redis import Redis
 from tests.integration.cli_runner import ROOT
 from whisperops import ops
 from whisperops.config import Settings
+from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
-from whisperops.queueing import enqueue_recording, transcribe_queue
 from whisperops.runtime import init_runtime
 from whisperops.sweep import enqueue_pending_recordings
 from whisperops.worker import build_transcribe_worker

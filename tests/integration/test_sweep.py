@@ -21,8 +21,8 @@ from tests.integration.cli_runner import run_cli
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.db import is_postgres
+from whisperops.jobs.names import MAINTENANCE_QUEUE, SWEEP_JOB_ID, TRANSCRIBE_QUEUE, job_id
 from whisperops.models import Recording, Status, StepOutcome, StepRun
-from whisperops.queues import MAINTENANCE_QUEUE, SWEEP_JOB_ID, TRANSCRIBE_QUEUE, job_id
 from whisperops.runtime import init_runtime
 from whisperops.scheduler import build_scheduler, register_sweep
 from whisperops.sweep import enqueue_pending_recordings, run_scheduled_sweep

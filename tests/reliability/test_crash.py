@@ -9,8 +9,7 @@ from tests.integration.pipeline_helpers import ingest
 from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
 from whisperops.config import Settings
-from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
-from whisperops.pipeline import STEPS
+from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, Transcript
 
 CRASH_POINTS: list[tuple[str, Callable[[Recording], bool]]] = [
     ("transcribe just started", lambda r: r.processing_step == "transcribe"),
@@ -65,6 +64,6 @@ def test_sigkill_mid_transcription_three_times_then_one_done(
         assert run.outcome is StepOutcome.FAILED
         assert run.detail.startswith("abandoned: no update for ")
     final = [run for run in history if run.attempt == row.attempt]
-    assert [run.step for run in final] == list(STEPS)
+    assert [run.step for run in final] == list(Step)
     assert all(run.outcome in (StepOutcome.OK, StepOutcome.SKIPPED) for run in final)
     assert "Traceback" not in (tmp_path / "logs" / "survivor.log").read_text()

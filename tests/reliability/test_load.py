@@ -22,8 +22,8 @@ from tests.reliability.harness import (
 )
 from whisperops import ops
 from whisperops.config import Settings
+from whisperops.jobs.names import TRANSCRIBE_QUEUE
 from whisperops.models import Status, StepRun, Transcript
-from whisperops.queues import TRANSCRIBE_QUEUE
 
 RECORDINGS = 500
 WORKERS = 2

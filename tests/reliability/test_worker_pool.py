@@ -17,11 +17,9 @@ from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
 from whisperops.config import Settings
 from whisperops.db import database_proxy
-from whisperops.enqueue import enqueue_queued
-from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
-from whisperops.pipeline import STEPS
-from whisperops.queueing import transcribe_queue
-from whisperops.queues import job_id
+from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
+from whisperops.jobs.names import job_id
+from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, Transcript
 
 
 def ingest_calls(settings: Settings, folder: Path, count: int) -> list[Recording]:
@@ -169,7 +167,7 @@ def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
         run for run in history if run.attempt == doomed_attempt and run.step == "transcribe"
     ]
     assert len(abandoned) == 1 and abandoned[0].detail.startswith("abandoned: no update for ")
-    assert [run.step for run in history if run.attempt == row.attempt] == list(STEPS)
+    assert [run.step for run in history if run.attempt == row.attempt] == list(Step)
     for call in calls:
         assert current(call.id).retry_count == 0  # the other process went on untouched
     assert "Traceback" not in workers.logs()

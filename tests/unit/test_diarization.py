@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stereo_calls import SPEAKERS, Turn, build_espeak_call
 from tests.conftest import require_pyannote
-from tests.stereo_calls import SPEAKERS, Turn, build_espeak_call
 from whisperops.config import ConfigError, Settings, load_settings
-from whisperops.pipeline.channel_diarizer import ChannelDiarizer
-from whisperops.pipeline.diarization import Skip, choose_diarizer
+from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
+from whisperops.pipeline.diarization.choice import choose_diarizer
+from whisperops.pipeline.diarization.protocol import Skip
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_channel_backend_finds_the_turns_of_a_call_with_bleed_and_crosstalk(
 def test_channel_backend_skips_a_mono_mix_saved_as_stereo(tmp_path: Path) -> None:
     """Both channels the same audio: no channel carries one party, so no speakers
     (pending, for pyannote) rather than everything given to the first name."""
-    from tests.stereo_calls import read_wav_mono, resample, write_wav
+    from scripts.stereo_calls import read_wav_mono, resample, write_wav
 
     call = build_espeak_call(tmp_path / "call.wav")
     left, rate = read_wav_mono(call.path)  # the two parties mixed down
@@ -143,7 +144,7 @@ def test_channel_backend_der(tmp_path: Path) -> None:
     require_pyannote()
     import pyannote.audio
 
-    from tests.stereo_calls import build_call_from_reference, diarization_error_rate
+    from scripts.stereo_calls import build_call_from_reference, diarization_error_rate
 
     sample = Path(os.path.dirname(pyannote.audio.__file__)) / "sample"
     calls = {
@@ -165,7 +166,10 @@ def test_device_choice_for_pyannote() -> None:
     require_pyannote()
     import torch
 
-    from whisperops.pipeline.pyannote_diarizer import DiarizationUnavailable, resolve_device
+    from whisperops.pipeline.diarization.pyannote_backend import (
+        DiarizationUnavailable,
+        resolve_device,
+    )
 
     assert resolve_device("cpu") == "cpu"
     if torch.cuda.is_available():

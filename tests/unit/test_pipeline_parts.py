@@ -2,12 +2,12 @@
 
 from rq.timeouts import JobTimeoutException
 
-from whisperops.pipeline.steps.analytics import compute_analytics
 from whisperops.pipeline.diarization.speakers import assign_speakers
-from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.failures import failure_message
+from whisperops.pipeline.filename_fields import parse_filename_fields
 from whisperops.pipeline.job_state import short_duration
 from whisperops.pipeline.segments import Segment, SpeakerTurn, Word
+from whisperops.pipeline.steps.analytics import compute_analytics
 from whisperops.pipeline.writers import to_srt, to_txt, to_vtt
 
 

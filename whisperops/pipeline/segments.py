@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 
@@ -38,3 +39,14 @@ class SpeakerTurn:
     start: float
     end: float
     speaker: str
+
+
+def words_json(words: list[Word]) -> str | None:
+    """A segment's words as stored in transcript_segments.words_json (None without words)."""
+    if not words:
+        return None
+    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in words])
+
+
+def words_from_json(text: str | None) -> list[Word]:
+    return [Word(start, end, word) for start, end, word in json.loads(text)] if text else []

@@ -1,4 +1,5 @@
-"""store_results' files: JSON, SRT, VTT and TXT, each written atomically."""
+"""store_results' files: the transcript document as JSON, SRT, VTT and TXT, each
+written atomically."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from whisperops.models import Recording
 from whisperops.pipeline.segments import Segment
 
 
@@ -66,3 +68,54 @@ def to_txt(segments: list[Segment]) -> str:
 
 def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def transcript_document(
+    recording: Recording,
+    *,
+    language: str | None,
+    language_probability: float | None,
+    model: str,
+    duration_sec: float | None,
+    segments: list[Segment],
+    analytics: dict,
+) -> dict:
+    """The JSON output: the recording, the text, every segment with its words, analytics."""
+    return {
+        "recording_id": recording.id,
+        "file_name": recording.file_name,
+        "file_path": recording.file_path,
+        "language": language,
+        "language_probability": language_probability,
+        "model": model,
+        "duration_sec": duration_sec,
+        "text": full_text(segments),
+        "segments": [
+            {
+                "start": round(s.start, 3),
+                "end": round(s.end, 3),
+                "text": s.text,
+                "speaker": s.speaker,
+                "words": [
+                    {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.text.strip()}
+                    for w in s.words
+                ],
+            }
+            for s in segments
+        ],
+        "analytics": analytics,
+    }
+
+
+def full_text(segments: list[Segment]) -> str:
+    return " ".join(segment.text for segment in segments).strip()
+
+
+def render_outputs(document: dict, segments: list[Segment]) -> dict[str, str]:
+    """Each output format's text, keyed like :func:`whisperops.outputs.output_paths`."""
+    return {
+        "json": to_json(document),
+        "srt": to_srt(segments),
+        "vtt": to_vtt(segments),
+        "txt": to_txt(segments),
+    }

@@ -1,7 +1,11 @@
-"""analytics: talk, silence, speakers and pace, computed from the transcript segments."""
+"""Step analytics: talk, silence, speakers and pace, computed from the transcript segments."""
 
 from __future__ import annotations
 
+import json
+
+from whisperops.models import StepOutcome
+from whisperops.pipeline.job_state import JobState, StepResult
 from whisperops.pipeline.segments import Segment
 
 LONG_SILENCE_SEC = 5.0
@@ -68,3 +72,10 @@ def compute_analytics(segments: list[Segment], duration_sec: float) -> dict:
             round(sum(s.duration for s in segments) / len(segments), 2) if segments else None
         ),
     }
+
+
+def analytics(state: JobState) -> StepResult:
+    duration = state.audio.duration_sec if state.audio else 0.0
+    state.analytics = compute_analytics(state.segments, duration)
+    state.fence.update(analytics_json=json.dumps(state.analytics))
+    return StepOutcome.OK, None

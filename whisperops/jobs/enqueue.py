@@ -1,25 +1,78 @@
-"""Enqueue queued recordings: oldest first, bounded in flight, never two live jobs.
+"""Putting recordings on the transcribe queue: oldest first, bounded in flight,
+never two live jobs for one recording, one job id per (recording, attempt).
 
-The periodic sweep runs this after its stuck detection; ``whisperops enqueue``
-runs it once by hand. Its cost follows the number of active recordings: the
-queued rows are read through the (status, updated_at) index, at most as many as
-there is room for plus the jobs already waiting.
+The periodic sweep runs :func:`enqueue_queued` after its stuck detection;
+``whisperops enqueue`` runs it once by hand. Its cost follows the number of
+active recordings: the queued rows are read through the (status, updated_at)
+index, at most as many as there is room for plus the jobs already waiting.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
+from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
 from whisperops.config import Settings
+from whisperops.jobs.names import (
+    FAILURE_TTL_SEC,
+    PROCESS_RECORDING,
+    RESULT_TTL_SEC,
+    TRANSCRIBE_QUEUE,
+    job_id,
+)
 from whisperops.models import Recording, Status
-from whisperops.queueing import enqueue_recording
-from whisperops.queues import job_id
+from whisperops.ops.transitions import take_next_attempt
+
+log = logging.getLogger(__name__)
 
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def transcribe_queue(connection: Redis) -> Queue:
+    return Queue(TRANSCRIBE_QUEUE, connection=connection)
+
+
+def enqueue_attempt(
+    queue: Queue, recording: Recording, settings: Settings, attempt: int | None = None
+) -> Job:
+    """Enqueue the job for ``attempt`` (the recording's current one by default).
+
+    The attempt was taken by the transition that queued the recording (an operator's
+    requeue) or by :func:`enqueue_recording`; it is never bumped here.
+    """
+    attempt = recording.attempt if attempt is None else attempt
+    job = queue.enqueue(
+        PROCESS_RECORDING,
+        recording.id,
+        attempt,
+        job_id=job_id(recording.id, attempt),
+        job_timeout=settings.job_timeout_sec or -1,
+        result_ttl=RESULT_TTL_SEC,
+        failure_ttl=FAILURE_TTL_SEC,
+        description=f"process_recording #{recording.id} {recording.file_name!r} attempt {attempt}",
+    )
+    log.info(
+        "Enqueued recording_id=%s file_name=%r attempt %s as job %s",
+        recording.id,
+        recording.file_name,
+        attempt,
+        job.id,
+    )
+    return job
+
+
+def enqueue_recording(queue: Queue, recording: Recording, settings: Settings) -> Job | None:
+    """Take the recording's next attempt and enqueue a job for it; None if another
+    enqueuer took it first."""
+    attempt = take_next_attempt(recording)
+    if attempt is None:
+        return None
+    return enqueue_attempt(queue, recording, settings, attempt)
 
 
 @dataclass(frozen=True)

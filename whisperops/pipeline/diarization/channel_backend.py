@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from whisperops.pipeline.diarization import Skip
+from whisperops.pipeline.diarization.protocol import Skip
 from whisperops.pipeline.segments import SpeakerTurn
 
 ANALYSIS_RATE = 8000  # Hz; speech energy needs no more, and decoding stays cheap

@@ -1,0 +1,1 @@
+"""RQ jobs: the names shared across processes, and putting recordings on the queue."""

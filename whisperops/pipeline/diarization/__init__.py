@@ -1,0 +1,2 @@
+"""Diarization: who spoke when (by channel or by pyannote), and which speaker each
+transcript segment belongs to."""
