@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import parse as parse_db_url
+from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase
+from playhouse import db_url
 
 from whisperops.clock import utcnow  # noqa: F401  (callers still import it from here)
 from whisperops.errors import ConfigError
@@ -25,12 +26,21 @@ class BaseModel(Model):
 
 
 POSTGRES_CONNECT_TIMEOUT_SEC = 10
+"""A host that drops packets would otherwise hold a command for the kernel's ~2 min."""
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
 
 
 def open_database(url: str) -> Database:
     """Return an unconnected peewee database for a validated DATABASE_URL."""
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
+    params = db_url.parse(url)
+    if urlsplit(url).scheme == "sqlite":
+        path = params["database"]
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -39,21 +49,10 @@ def open_database(url: str) -> Database:
                     f"DATABASE_URL: cannot create the folder of the SQLite database {path} "
                     f"({exc.strerror}); create it or fix DATABASE_URL"
                 ) from None
-        return SqliteDatabase(
-            path,
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-            pragmas={
-                "journal_mode": "wal",
-                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
-                "foreign_keys": 1,
-                "synchronous": "normal",
-            },
-        )
-    params = parse_db_url(url)
-    name = params.pop("database")
-    # A host that drops packets would otherwise hold a command for the kernel's ~2 min.
-    params.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_SEC)
-    return PostgresqlDatabase(name, **params)
+        options = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "pragmas": dict(SQLITE_PRAGMAS)}
+    else:  # PostgreSQL; a connect_timeout in the URL wins
+        options = {"connect_timeout": params.get("connect_timeout", POSTGRES_CONNECT_TIMEOUT_SEC)}
+    return db_url.connect(url, **options)
 
 
 def bind_database(url: str) -> Database:

@@ -1,11 +1,29 @@
-"""Schema history on SQLite and PostgreSQL (plan §7.2)."""
+"""Schema history on SQLite and PostgreSQL: applied in order, recorded, upgraded in place."""
 
 from datetime import datetime
 
-from peewee import Database
+import pytest
+from peewee import CharField, Database, DateTimeField, IntegerField
+from playhouse.migrate import SchemaMigrator
 
-from whisperops.migrations import HISTORY_TABLE, applied_numbers, discover, migrate
-from whisperops.models import ALL_MODELS, Recording, Status
+from whisperops.migrations import (
+    HISTORY_TABLE,
+    LEGACY_HISTORY_TABLE,
+    discover,
+    frozen_model,
+    migrate,
+    pending,
+)
+from whisperops.models import (
+    ALL_MODELS,
+    Recording,
+    Status,
+    Step,
+    StepOutcome,
+    StepRun,
+    Transcript,
+    TranscriptSegment,
+)
 
 
 def _quiet(_line: str) -> None:
@@ -66,12 +84,12 @@ def test_status_updated_at_index_exists(migrated_db: Database) -> None:
 def test_migrate_is_idempotent_and_reports(db: Database) -> None:
     lines: list[str] = []
     applied = migrate(db, log=lines.append)
-    assert [m.label for m in applied] == [m.label for m in discover()]
+    assert applied == [m.name for m in discover()]
     assert "applied 0002_add_processing_step_to_recordings" in lines
     lines.clear()
     assert migrate(db, log=lines.append) == []
     assert lines == [f"database is up to date (at {len(discover()):04d})"]
-    assert applied_numbers(db) == {m.number for m in discover()}
+    assert pending(db) == []
     assert db.table_exists(HISTORY_TABLE)
 
 
@@ -162,3 +180,138 @@ def test_untracked_legacy_database_is_adopted_then_upgraded(db: Database) -> Non
     assert lines[0] == "adopted 0001_initial (schema already present)"
     assert "applied 0002_add_processing_step_to_recordings" in lines
     _assert_legacy_rows_kept(db)
+
+
+# --- a database made by the previous runner ---------------------------------------
+
+
+def _migrate_with_previous_runner(db: Database, target: int) -> None:
+    """What whisperops' own runner (before peewee's Runner) left behind: the schema at
+    ``target`` and its history table, (number, name without the number, applied_at)."""
+    history = frozen_model(
+        db,
+        LEGACY_HISTORY_TABLE,
+        number=IntegerField(primary_key=True),
+        name=CharField(max_length=128),
+        applied_at=DateTimeField(),
+    )
+    with db.atomic():
+        db.create_tables([history], safe=True)
+    migrator = SchemaMigrator.from_database(db)
+    for migration in discover()[:target]:
+        with db.atomic():
+            migration.load().up(migrator, db)
+            number, name = migration.name.split("_", 1)
+            history.create(number=int(number), name=name, applied_at=datetime(2026, 2, 1, 12, 0))
+
+
+def _fill_every_table() -> None:
+    recording = Recording.create(
+        file_path="/archive/done.wav",
+        file_name="done.wav",
+        sha256="d" * 64,
+        size_bytes=4321,
+        status=Status.DONE,
+        processing_segments_count=3,
+        attempt=2,
+        duration_sec=61.5,
+        sample_rate=8000,
+        channels=2,
+        codec="pcm_s16le",
+        container_format="wav",
+        bit_rate=256000,
+        metadata_json='{"title": "call"}',
+        parsed_fields_json='{"agent": "7"}',
+        progress_ratio=1.0,
+        analytics_json='{"talk_ratio": 0.5}',
+        diarization_pending=True,
+        created_at=datetime(2026, 1, 2, 3, 4, 5),
+        updated_at=datetime(2026, 1, 2, 3, 9, 0),
+        processing_started_at=datetime(2026, 1, 2, 3, 5, 0),
+        processed_at=datetime(2026, 1, 2, 3, 9, 0),
+    )
+    Recording.create(
+        file_path="/archive/queued.mp3",
+        file_name="queued.mp3",
+        sha256="q" * 64,
+        size_bytes=99,
+        resume_from_step=Step.DIARIZATION.value,
+        created_at=datetime(2026, 1, 3, 0, 0, 0),
+        updated_at=datetime(2026, 1, 3, 0, 0, 0),
+    )
+    transcript = Transcript.create(
+        recording=recording,
+        text="Hello? Hello? Oh, hello.",
+        language="en",
+        language_probability=0.98,
+        model_name="tiny.en",
+        created_at=datetime(2026, 1, 2, 3, 9, 0),
+    )
+    TranscriptSegment.create(
+        transcript=transcript,
+        position=0,
+        start_sec=0.0,
+        end_sec=1.2,
+        text="Hello?",
+        speaker="SPEAKER_00",
+        words_json='[{"word": "Hello?", "start": 0.0, "end": 1.2}]',
+    )
+    StepRun.create(
+        recording=recording,
+        attempt=2,
+        step=Step.TRANSCRIBE.value,
+        started_at=datetime(2026, 1, 2, 3, 5, 0),
+        finished_at=datetime(2026, 1, 2, 3, 8, 0),
+        outcome=StepOutcome.OK,
+        detail="3 segments",
+    )
+
+
+def _every_row() -> dict[str, list[dict]]:
+    return {
+        model._meta.table_name: list(model.select().order_by(model.id).dicts())
+        for model in ALL_MODELS
+    }
+
+
+def test_database_of_the_previous_runner_upgrades_in_place_with_every_row(db: Database) -> None:
+    latest = len(discover())
+    _migrate_with_previous_runner(db, latest)
+    _fill_every_table()
+    before = _every_row()
+    assert all(before.values())
+    # Up to date before the upgrade too: workers started beside `migrate` need not wait.
+    assert pending(db) == []
+
+    lines: list[str] = []
+    assert migrate(db, log=lines.append) == []
+
+    assert lines == [
+        f"history of {latest} migration(s) moved from {LEGACY_HISTORY_TABLE} to {HISTORY_TABLE}",
+        f"database is up to date (at {latest:04d})",
+    ]
+    assert _every_row() == before
+    assert pending(db) == []
+    assert not db.table_exists(LEGACY_HISTORY_TABLE)
+    recorded = db.execute_sql(f"SELECT name, applied FROM {HISTORY_TABLE} ORDER BY name")
+    assert [(name, str(applied)[:16]) for name, applied in recorded] == [
+        (m.name, "2026-02-01 12:00") for m in discover()
+    ]
+    lines.clear()
+    migrate(db, log=lines.append)
+    assert lines == [f"database is up to date (at {latest:04d})"]
+
+
+@pytest.mark.parametrize("behind", [1, 3])
+def test_database_of_the_previous_runner_behind_gets_the_rest(db: Database, behind: int) -> None:
+    latest = len(discover())
+    _migrate_with_previous_runner(db, latest - behind)
+    assert [m.name for m in pending(db)] == [m.name for m in discover()[latest - behind :]]
+
+    lines: list[str] = []
+    applied = migrate(db, log=lines.append)
+
+    assert applied == [m.name for m in discover()[latest - behind :]]
+    assert lines[-1] == f"{behind} migration(s) applied; database is at {latest:04d}"
+    assert pending(db) == []
+    assert columns(db, "recordings") == set(Recording._meta.columns)

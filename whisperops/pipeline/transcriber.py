@@ -140,7 +140,7 @@ def warm_up(model) -> None:
     (and the progress estimate would learn as this worker's pace)."""
     from faster_whisper.audio import decode_audio
 
-    from whisperops.layout import SPEECH_SAMPLE
+    from whisperops.calibration import SPEECH_SAMPLE
 
     sample = decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)[: 10 * SAMPLE_RATE]
     segments, _ = model.transcribe(sample, beam_size=1, without_timestamps=True)
