@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+from redis import Redis
+from rq import Queue
+from rq.job import Job
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -15,6 +18,7 @@ from whisperops.console.app import ConsoleApp, build_app
 from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.screens.dialogs import ConfirmScreen, FailScreen
 from whisperops.db import bind_database
+from whisperops.jobs.names import TRANSCRIBE_QUEUE, job_id
 from whisperops.models import Recording, Status
 
 
@@ -77,7 +81,9 @@ async def test_resize_gives_file_names_room_at_once(
         await wait_for(pilot, lambda: cell(app, recordings["transcribing"], "file") != long_name)
 
 
-async def test_requeue_flow(console_settings: Settings, recordings: dict[str, int]) -> None:
+async def test_requeue_flow_starts_the_job_at_once(
+    console_settings: Settings, recordings: dict[str, int], redis: Redis
+) -> None:
     failed = recordings["failed"]
     app = make_app(console_settings)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -88,9 +94,14 @@ async def test_requeue_flow(console_settings: Settings, recordings: dict[str, in
         await pilot.press("y")
         await wait_for(pilot, lambda: Recording.get_by_id(failed).status is Status.QUEUED)
         await wait_for(pilot, lambda: cell(app, failed, "status") == "queued")
-        assert any("Requeued #" in n.message for n in app._notifications)
+        await wait_for(pilot, lambda: any("Requeued #" in n.message for n in app._notifications))
     row = Recording.get_by_id(failed)
     assert row.error_message is None and row.attempt == 2
+    # Enqueued now, not at the next sweep, as the attempt the row holds (bumped once).
+    assert Queue(TRANSCRIBE_QUEUE, connection=redis).job_ids == [job_id(failed, 2)]
+    job = Job.fetch(job_id(failed, 2), connection=redis)
+    assert job.args == (failed, 2)
+    assert any(f"started as job {job_id(failed, 2)}" in n.message for n in app._notifications)
 
 
 async def test_requeue_can_be_cancelled(

@@ -7,28 +7,25 @@ from datetime import datetime
 from typing import ClassVar
 
 from redis import Redis
-from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from whisperops import ops
+from whisperops.clock import utcnow
 from whisperops.config import Settings
-from whisperops.console.rows import COLUMNS, cell, row_values
 from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.screens.dialogs import ConfirmScreen, FailScreen
 from whisperops.console.snapshot import Query, Snapshot, SortOrder, take_snapshot
-from whisperops.db import bind_database, database_proxy, utcnow
-from whisperops.detail_text import render_detail
+from whisperops.console.widgets import Banner, RecordingsTable, SearchBar, StatusBar
+from whisperops.db import bind_database, database_proxy
 from whisperops.errors import WhisperopsError
-from whisperops.formatting import literal
 from whisperops.models import Status
 from whisperops.redis_server import observer_connector
-
-WIDE_COLUMNS = 120  # from this terminal width on, file names and errors get more room
+from whisperops.text import literal
 
 
 class ConsoleApp(App):
@@ -48,15 +45,26 @@ class ConsoleApp(App):
         Binding("3", "filter('done')", "Done"),
         Binding("4", "filter('failed')", "Failed"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
-        Binding("down,j", "cursor('down')", "Down", show=False),
-        Binding("up,k", "cursor('up')", "Up", show=False),
     ]
 
+    # Actions on the main table; on the detail screen they are off (and not in the footer).
+    TABLE_ACTIONS = frozenset({"open_detail", "search", "toggle_sort", "filter"})
+
     class SnapshotReady(Message):
+        """A poll finished; ``generation`` tells whether a newer one was asked for since."""
+
         def __init__(self, snapshot: Snapshot, generation: int) -> None:
             super().__init__()
             self.snapshot = snapshot
             self.generation = generation
+
+    class OperationDone(Message):
+        """An operation on a recording finished: what to tell the operator."""
+
+        def __init__(self, text: str, error: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
 
     def __init__(
         self,
@@ -73,24 +81,19 @@ class ConsoleApp(App):
         self.query_state = Query()
         self.generation = 0
         self.timer: Timer | None = None
-        self.cells: dict[str, tuple[str, ...]] = {}  # key -> the values shown
-        self.wide: bool | None = None
-        self.last_snapshot = Snapshot()
+        self.last_snapshot = Snapshot()  # the last poll that read the database
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-bar")
-        yield Static(id="banner")
-        yield Input(placeholder="search file names; Enter to apply, Esc to clear", id="search")
-        table = DataTable(id="recordings", cursor_type="row", zebra_stripes=True)
-        for column in COLUMNS:
-            table.add_column(column.upper(), key=column)
-        yield table
+        yield StatusBar(id="status-bar")
+        yield Banner(id="banner")
+        yield SearchBar(id="search")
+        yield RecordingsTable(id="recordings")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#search").display = False
-        self.query_one("#banner").display = False
-        self.query_one(DataTable).focus()
+        self.query_one(SearchBar).display = False
+        self.query_one(Banner).display = False
+        self.query_one(RecordingsTable).focus()
         self.request_poll()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -98,7 +101,7 @@ class ConsoleApp(App):
         # rather than waiting up to refresh_sec for the next one. (This runs before
         # App records the new size, hence the width from the event.)
         if self.last_snapshot.fetched_at is not None:
-            self.update_table(self.last_snapshot, event.size.width)
+            self.show_rows(event.size.width)
 
     # --- polling -------------------------------------------------------------
 
@@ -119,89 +122,22 @@ class ConsoleApp(App):
     def snapshot_ready(self, message: SnapshotReady) -> None:
         if message.generation != self.generation:
             return  # a newer poll (filter change) is on its way
-        self.apply(message.snapshot)
-        self.timer = self.set_timer(self.refresh_sec, self.request_poll)
-
-    def apply(self, snapshot: Snapshot) -> None:
+        snapshot = message.snapshot
         if snapshot.db_error is None:
             self.last_snapshot = snapshot
-            self.update_table(snapshot)
+            self.show_rows(self.size.width)
         else:
             self.last_snapshot.db_error = snapshot.db_error
-        self.update_bars(snapshot)
+        table = self.query_one(RecordingsTable)
+        self.query_one(StatusBar).show(
+            snapshot, self.last_snapshot, self.query_state, len(table.shown)
+        )
+        self.query_one(Banner).show(snapshot, self.refresh_sec)
+        # Armed only now that this poll is done, so the next one never overlaps it.
+        self.timer = self.set_timer(self.refresh_sec, self.request_poll)
 
-    def update_table(self, snapshot: Snapshot, width: int | None = None) -> None:
-        table = self.query_one(DataTable)
-        width = width or self.size.width
-        wide = width >= WIDE_COLUMNS
-        if wide != self.wide:
-            table.clear()
-            self.cells.clear()
-            self.wide = wide
-        selected = self.selected_key()
-        now = self.now()
-        wanted = [str(row.id) for row in snapshot.rows]
-        with self.batch_update():
-            for key in set(self.cells) - set(wanted):
-                table.remove_row(key)
-                del self.cells[key]
-            for row in snapshot.rows:
-                key = str(row.id)
-                values = row_values(row, now, width)
-                old = self.cells.get(key)
-                if old is None:
-                    table.add_row(
-                        *(cell(c, v) for c, v in zip(COLUMNS, values, strict=True)), key=key
-                    )
-                elif old != values:
-                    for column, before, after in zip(COLUMNS, old, values, strict=True):
-                        if before != after:
-                            table.update_cell(key, column, cell(column, after))
-                self.cells[key] = values
-            current = [row.key.value for row in table.ordered_rows]
-            if current != wanted:
-                position = {key: index for index, key in enumerate(wanted)}
-                table.sort("id", key=lambda cells: position[cells[0].plain])
-            if selected in self.cells:
-                table.move_cursor(row=table.get_row_index(selected), scroll=False)
-
-    def update_bars(self, snapshot: Snapshot) -> None:
-        counts = self.last_snapshot.counts
-        bar = Text(" · ".join(f"{status.value} {counts.get(status, 0):,}" for status in Status))
-        if snapshot.redis_error is None:
-            bar.append(f" │ workers {snapshot.workers_online}")
-        if snapshot.fetched_at:
-            bar.append(f" │ {snapshot.fetched_at:%H:%M:%S} UTC")
-        line = []
-        if snapshot.redis_error is None:
-            line.append(
-                "queues "
-                + " ".join(
-                    f"{name.removeprefix('whisperops-')} {depth}"
-                    for name, depth in snapshot.queue_depths.items()
-                )
-            )
-        filters = self.query_state
-        shown = filters.status.value if filters.status else "all"
-        if filters.search:
-            shown += f" ~{filters.search!r}"
-        line.append(f"{shown} {len(self.cells):,}/{self.last_snapshot.matching:,}")
-        line.append(f"sort {filters.sort.value}")
-        bar.append("\n" + " │ ".join(line))
-        self.query_one("#status-bar", Static).update(bar)
-
-        problems = []
-        if snapshot.db_error:
-            problems.append(f"Database unreachable: {snapshot.db_error}")
-        if snapshot.redis_error:
-            problems.append(f"Redis unreachable: {snapshot.redis_error}")
-        banner = self.query_one("#banner", Static)
-        banner.display = bool(problems)
-        if problems:
-            banner.update(Text(" | ".join(problems) + f" — retrying every {self.refresh_sec:g}s"))
-
-    # Actions on the main table; on the detail screen they are off (and not in the footer).
-    TABLE_ACTIONS = frozenset({"open_detail", "search", "toggle_sort", "filter", "cursor"})
+    def show_rows(self, width: int) -> None:
+        self.query_one(RecordingsTable).show(self.last_snapshot.rows, self.now(), width)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_detail = self.screen is not self.screen_stack[0]
@@ -210,12 +146,10 @@ class ConsoleApp(App):
     # --- selection and actions ----------------------------------------------
 
     def selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.query_one(RecordingsTable).selected_key()
 
     def selected_recording(self) -> tuple[int, str] | None:
+        """The id and file name of the recording on the detail screen or under the cursor."""
         key = self.selected_key()
         if isinstance(self.screen, DetailScreen):
             key = str(self.screen.recording_id)
@@ -224,28 +158,14 @@ class ConsoleApp(App):
         name = next((r.file_name for r in self.last_snapshot.rows if str(r.id) == key), "")
         return int(key), name
 
-    def action_cursor(self, direction: str) -> None:
-        table = self.query_one(DataTable)
-        (table.action_cursor_down if direction == "down" else table.action_cursor_up)()
-
     def action_open_detail(self) -> None:
         selected = self.selected_recording()
         if selected is not None:
-            self.push_screen(DetailScreen(selected[0]))
+            self.push_screen(DetailScreen(selected[0], self.settings, self.now))
 
     @on(DataTable.RowSelected)
     def row_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_detail()
-
-    def read_detail_text(self, recording_id: int) -> str:
-        try:
-            return render_detail(ops.show_recording(recording_id, self.settings), self.now())
-        except WhisperopsError as exc:
-            return str(exc)
-        except Exception as exc:
-            return f"Could not load recording #{recording_id}: {exc}"
-        finally:
-            database_proxy.close()
 
     def action_requeue_selected(self) -> None:
         selected = self.selected_recording()
@@ -255,7 +175,7 @@ class ConsoleApp(App):
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self.run_operation(recording_id, "requeue", None)
+                self.requeue_recording(recording_id)
 
         self.push_screen(ConfirmScreen(f"Requeue #{recording_id} {literal(name)}?"), confirmed)
 
@@ -267,31 +187,43 @@ class ConsoleApp(App):
 
         def given(reason: str | None) -> None:
             if reason:
-                self.run_operation(recording_id, "fail", reason)
+                self.fail_recording(recording_id, reason)
 
         self.push_screen(FailScreen(f"Fail #{recording_id} {literal(name)}? Why?"), given)
 
     @work(thread=True, group="operations")
-    def run_operation(self, recording_id: int, operation: str, reason: str | None) -> None:
-        try:
-            if operation == "requeue":
-                recording = ops.requeue(recording_id)
-                message = f"Requeued #{recording.id} {literal(recording.file_name)}"
-            else:
-                recording = ops.fail(recording_id, reason or "")
-                message = f"Failed #{recording.id}: {literal(recording.error_message)}"
-            self.call_from_thread(self.notify, message, markup=False)
-        except WhisperopsError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-        except Exception as exc:
-            self.call_from_thread(
-                self.notify, f"{operation} failed: {exc}", severity="error", markup=False
-            )
-        finally:
-            database_proxy.close()
-        self.call_from_thread(self.after_operation)
+    def requeue_recording(self, recording_id: int) -> None:
+        def requeued() -> str:
+            recording = ops.requeue(recording_id)
+            # Started at once rather than at the next sweep: the operator watches for it.
+            started = ops.start([recording], self.settings)
+            return f"Requeued #{recording.id} {literal(recording.file_name)}: {started}"
 
-    def after_operation(self) -> None:
+        self.post_message(self.operate(requeued, "requeue"))
+
+    @work(thread=True, group="operations")
+    def fail_recording(self, recording_id: int, reason: str) -> None:
+        def failed() -> str:
+            recording = ops.fail(recording_id, reason)
+            return f"Failed #{recording.id}: {literal(recording.error_message)}"
+
+        self.post_message(self.operate(failed, "fail"))
+
+    def operate(self, operation: Callable[[], str], name: str) -> OperationDone:
+        """Run ``operation`` (in a worker thread) and turn its outcome into a message."""
+        try:
+            with database_proxy.connection_context():
+                return self.OperationDone(operation())
+        except WhisperopsError as exc:
+            return self.OperationDone(str(exc), error=True)
+        except Exception as exc:
+            return self.OperationDone(f"{name} failed: {exc}", error=True)
+
+    @on(OperationDone)
+    def operation_done(self, message: OperationDone) -> None:
+        self.notify(
+            message.text, severity="error" if message.error else "information", markup=False
+        )
         if isinstance(self.screen, DetailScreen):
             self.screen.action_reload()
         self.request_poll()
@@ -315,26 +247,18 @@ class ConsoleApp(App):
         self.request_poll()
 
     def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.query_one(SearchBar)
         search.display = True
         search.value = self.query_state.search
         search.focus()
 
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
-        self.set_search(event.value.strip())
-
-    def set_search(self, text: str) -> None:
-        search = self.query_one("#search", Input)
-        search.display = bool(text)
-        self.query_one(DataTable).focus()
+        text = event.value.strip()
+        self.query_one(SearchBar).display = bool(text)
+        self.query_one(RecordingsTable).focus()
         self.query_state = Query(self.query_state.status, text, self.query_state.sort)
         self.request_poll()
-
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#search", Input):
-            event.stop()
-            self.set_search("")
 
 
 def build_app(

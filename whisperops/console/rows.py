@@ -10,10 +10,10 @@ from datetime import datetime
 
 from rich.text import Text
 
-from whisperops.estimates import live_progress
-from whisperops.formatting import age, dash, truncate
-from whisperops.models import Status
+from whisperops.models import Status, Step
+from whisperops.progress import live_progress
 from whisperops.schemas import RecordingListItem
+from whisperops.text import age, dash, truncate
 
 COLUMNS = ("id", "file", "status", "step", "est", "in step", "segs", "retry", "updated", "error")
 RIGHT_ALIGNED = frozenset({"id", "in step", "segs", "retry", "updated"})
@@ -25,13 +25,16 @@ STATUS_STYLE = {
     Status.FAILED.value: "bold red",
 }
 
+WIDE_TERMINAL = 120
+"""From this terminal width on, file names and errors get more room."""
+
 # Room the columns other than FILE and ERROR take, padding included.
 _FIXED_COLUMNS_WIDTH = 68
 _BAR_CELLS = 5
 
 
 def progress_value(row: RecordingListItem, now: datetime) -> str:
-    if row.status is not Status.PROCESSING or row.processing_step != "transcribe":
+    if row.status is not Status.PROCESSING or row.processing_step != Step.TRANSCRIBE:
         return "-"
     ratio = live_progress(row.progress_ratio, row.estimated_finish_at, row.updated_at, now)
     if ratio is None:
@@ -46,7 +49,7 @@ def row_values(row: RecordingListItem, now: datetime, width: int) -> tuple[str, 
     Narrow terminals (80 columns) keep the file name short and let the table scroll
     sideways to the error; wide ones give file name and error the spare room.
     """
-    if width >= 120:
+    if width >= WIDE_TERMINAL:
         file_width = 40
         error_width = max(20, width - _FIXED_COLUMNS_WIDTH - file_width - 2)
     else:

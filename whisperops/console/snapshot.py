@@ -13,10 +13,11 @@ from enum import Enum
 
 from peewee import fn
 
+from whisperops.clock import utcnow
 from whisperops.config import Settings, mask_secret_url
-from whisperops.db import database_proxy, utcnow
+from whisperops.db import database_proxy
+from whisperops.jobs.names import QUEUES
 from whisperops.models import Recording, Status
-from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.schemas import RecordingListItem
 
 
@@ -111,10 +112,7 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
 def read_queues(connection) -> tuple[dict[str, int], int]:
     from rq import Queue, Worker
 
-    depths = {
-        name: Queue(name, connection=connection).count
-        for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE)
-    }
+    depths = {name: Queue(name, connection=connection).count for name in QUEUES}
     return depths, Worker.count(connection=connection)
 
 
@@ -123,11 +121,10 @@ def take_snapshot(
 ) -> Snapshot:
     snapshot = Snapshot(fetched_at=now())
     try:
-        snapshot.rows, snapshot.matching, snapshot.counts = read_recordings(query)
+        with database_proxy.connection_context():
+            snapshot.rows, snapshot.matching, snapshot.counts = read_recordings(query)
     except Exception as exc:  # shown as a banner; the next poll tries again
         snapshot.db_error = _first_line(exc, settings)
-    finally:
-        database_proxy.close()
     try:
         snapshot.queue_depths, snapshot.workers_online = read_queues(redis_factory())
     except Exception as exc:

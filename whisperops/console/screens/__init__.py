@@ -1,0 +1,1 @@
+"""The screens pushed over the table: a recording's detail and the confirmation dialogs."""
