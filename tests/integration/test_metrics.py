@@ -19,9 +19,9 @@ from redis import Redis
 from tests.conftest import free_port
 from tests.console.conftest import NOW, fill, frozen_now
 from whisperops.config import Settings
+from whisperops.jobs.names import STUCK_COUNTER_KEY
 from whisperops.metrics import WhisperopsCollector
 from whisperops.models import Recording, Status, StepOutcome, StepRun
-from whisperops.jobs.names import STUCK_COUNTER_KEY
 from whisperops.runtime import init_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,40 +67,42 @@ def test_metrics_from_db_and_redis(metric_settings: Settings, redis: Redis) -> N
 
     found = samples(scrape(collector))
 
-    assert found[("whisper_recordings_diarization_pending", ())] == 1
+    assert found[("whisperops_recordings_diarization_pending", ())] == 1
     assert found[("whisperops_database_up", ())] == 1
     assert found[("whisperops_redis_up", ())] == 1
-    assert found[("whisper_processing_recordings", ())] == 2
+    assert found[("whisperops_processing_recordings", ())] == 2
     for status, count in {"queued": 2, "processing": 2, "done": 1, "failed": 1}.items():
-        assert found[("whisper_recordings", (("status", status),))] == count
+        assert found[("whisperops_recordings", (("status", status),))] == count
     transcribing = (("recording_id", str(ids["transcribing"])), ("step", "transcribe"))
-    assert found[("whisper_processing_segments", transcribing)] == 45
-    assert found[("whisper_processing_step", transcribing)] == 1
-    assert found[("whisper_processing_step_elapsed_seconds", transcribing)] == 180
-    assert round(found[("whisper_processing_progress_ratio", transcribing)], 3) == 0.412
+    assert found[("whisperops_processing_segments", transcribing)] == 45
+    assert found[("whisperops_processing_step", transcribing)] == 1
+    assert found[("whisperops_processing_step_elapsed_seconds", transcribing)] == 180
+    assert round(found[("whisperops_processing_progress_ratio", transcribing)], 3) == 0.412
     diarizing = (("recording_id", str(ids["diarizing"])), ("step", "diarization"))
-    assert found[("whisper_processing_segments", diarizing)] == 0
+    assert found[("whisperops_processing_segments", diarizing)] == 0
     # Only recordings in processing get per-recording series.
     assert not any(("recording_id", str(ids["done"])) in labels for _, labels in found)
-    assert found[("whisper_oldest_queued_age_seconds", ())] == 7200
-    assert found[("whisper_step_duration_seconds_count", (("step", "transcribe"),))] == 1
+    assert found[("whisperops_oldest_queued_age_seconds", ())] == 7200
+    assert found[("whisperops_step_duration_seconds_count", (("step", "transcribe"),))] == 1
     assert (
-        found[("whisper_step_duration_seconds_bucket", (("le", "10"), ("step", "transcribe")))] == 1
+        found[("whisperops_step_duration_seconds_bucket", (("le", "10"), ("step", "transcribe")))]
+        == 1
     )
     assert (
-        found[("whisper_step_duration_seconds_bucket", (("le", "5"), ("step", "transcribe")))] == 0
+        found[("whisperops_step_duration_seconds_bucket", (("le", "5"), ("step", "transcribe")))]
+        == 0
     )
-    assert found[("whisper_step_failures_total", (("step", "extract_metadata"),))] == 1
-    assert found[("whisper_queue_jobs", (("queue", "whisperops-transcribe"),))] == 0
-    assert found[("whisper_workers", ())] == 0
-    assert found[("whisper_stuck_recordings_total", (("action", "requeued"),))] == 2
+    assert found[("whisperops_step_failures_total", (("step", "extract_metadata"),))] == 1
+    assert found[("whisperops_queue_jobs", (("queue", "whisperops-transcribe"),))] == 0
+    assert found[("whisperops_workers", ())] == 0
+    assert found[("whisperops_stuck_recordings_total", (("action", "requeued"),))] == 2
 
     # The history is read incrementally: a second scrape does not count runs twice.
     again = samples(scrape(collector))
-    assert again[("whisper_step_duration_seconds_count", (("step", "transcribe"),))] == 1
+    assert again[("whisperops_step_duration_seconds_count", (("step", "transcribe"),))] == 1
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; `scripts/setup.sh dev` installs it")
 def test_output_passes_promtool(metric_settings: Settings, redis: Redis) -> None:
     fill(metric_settings)
     collector = WhisperopsCollector(lambda: redis, now=frozen_now)
@@ -112,7 +114,7 @@ def test_output_passes_promtool(metric_settings: Settings, redis: Redis) -> None
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; `scripts/setup.sh dev` installs it")
 def test_alert_rules_pass_promtool() -> None:
     result = subprocess.run(
         [PROMTOOL, "check", "rules", str(ROOT / "docs" / "alerts.yml")],
@@ -132,13 +134,34 @@ def test_grafana_dashboard_is_importable_json() -> None:
         target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
     )
     for metric in (
-        "whisper_processing_recordings",
-        "whisper_processing_segments",
-        "whisper_step_duration_seconds_bucket",
-        "whisper_queue_jobs",
-        "whisper_recordings_diarization_pending",
+        "whisperops_processing_recordings",
+        "whisperops_processing_segments",
+        "whisperops_step_duration_seconds_bucket",
+        "whisperops_queue_jobs",
+        "whisperops_recordings_diarization_pending",
     ):
         assert metric in expressions
+
+
+def test_every_family_is_whisperops_and_the_rules_use_only_served_names(
+    metric_settings: Settings, redis: Redis
+) -> None:
+    import json
+    import re
+
+    fill(metric_settings)
+    text = scrape(WhisperopsCollector(lambda: redis))
+    served = {family.name for family in text_string_to_metric_families(text)}
+    assert len(served) == 16 and all(name.startswith("whisperops_") for name in served), served
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    queries = [
+        (ROOT / "docs" / "alerts.yml").read_text(),
+        *(target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])),
+    ]
+    used = {name for query in queries for name in re.findall(r"\bwhisper\w*_\w+", query)}
+    # A family's series add _total (counters) or _bucket/_count/_sum (histograms).
+    used = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in used}
+    assert used and used <= served, used - served
 
 
 def test_scrape_with_database_down_still_answers(metric_settings: Settings, redis: Redis) -> None:
@@ -151,7 +174,7 @@ def test_scrape_with_database_down_still_answers(metric_settings: Settings, redi
         bind_database(metric_settings.database_url)
     assert found[("whisperops_database_up", ())] == 0
     assert found[("whisperops_redis_up", ())] == 1
-    assert ("whisper_queue_jobs", (("queue", "whisperops-transcribe"),)) in found
+    assert ("whisperops_queue_jobs", (("queue", "whisperops-transcribe"),)) in found
 
 
 def test_scrape_with_redis_down_still_answers(metric_settings: Settings) -> None:
@@ -161,7 +184,7 @@ def test_scrape_with_redis_down_still_answers(metric_settings: Settings) -> None
     found = samples(scrape(WhisperopsCollector(no_redis, now=frozen_now)))
     assert found[("whisperops_redis_up", ())] == 0
     assert found[("whisperops_database_up", ())] == 1
-    assert ("whisper_processing_recordings", ()) in found
+    assert ("whisperops_processing_recordings", ()) in found
 
 
 def test_live_scrape_sees_recording_in_processing(
@@ -173,8 +196,9 @@ def test_live_scrape_sees_recording_in_processing(
 ) -> None:
     """The exporter process, scraped over HTTP while a worker transcribes."""
     from whisperops import ops
-    from whisperops.pipeline import job
     from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
+    from whisperops.pipeline import job
+    from whisperops.progress import ProgressEstimator
 
     port = free_port()
     exporter = subprocess.Popen(
@@ -199,7 +223,7 @@ def test_live_scrape_sees_recording_in_processing(
             metric_settings,
         )
         scraped: list[str] = []
-        original = job.ProgressEstimator.on_segment
+        original = ProgressEstimator.on_segment
 
         def scrape_at_third_segment(self, decoded_sec: float) -> None:
             original(self, decoded_sec)
@@ -207,7 +231,7 @@ def test_live_scrape_sees_recording_in_processing(
                 in_db = Recording.get_by_id(recording_id).processing_segments_count
                 scraped.append((in_db, _http_get(f"http://127.0.0.1:{port}/metrics")))
 
-        monkeypatch.setattr(job.ProgressEstimator, "on_segment", scrape_at_third_segment)
+        monkeypatch.setattr(ProgressEstimator, "on_segment", scrape_at_third_segment)
         assert job.process_recording(recording_id, queued.args[1]) == "done"
     finally:
         exporter.terminate()
@@ -218,9 +242,9 @@ def test_live_scrape_sees_recording_in_processing(
     key = (("recording_id", str(recording_id)), ("step", "transcribe"))
     # The worker writes the count at most once a second; the scrape shows what is stored.
     assert in_db >= 1
-    assert found[("whisper_processing_segments", key)] == in_db
-    assert found[("whisper_processing_step", key)] == 1
-    assert found[("whisper_processing_recordings", ())] == 1
+    assert found[("whisperops_processing_segments", key)] == in_db
+    assert found[("whisperops_processing_step", key)] == 1
+    assert found[("whisperops_processing_recordings", ())] == 1
     assert Recording.get_by_id(recording_id).status is Status.DONE
 
 
