@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 
 from bench.common import Stopwatch, scratch_settings, speech_file
-from tests.stereo_calls import (
+from scripts.stereo_calls import (
     SPEAKERS,
     Turn,
     build_call_from_reference,
     build_espeak_call,
     diarization_error_rate,
 )
-from whisperops.pipeline.channel_diarizer import ChannelDiarizer
+from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
 from whisperops.pipeline.transcriber import load_model
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
@@ -88,7 +88,7 @@ def channel_der(folder: Path) -> list[tuple[str, float, float]]:
 
 def pyannote_speed(folder: Path, settings) -> tuple[float, float, float, float]:
     from tests.pyannote_pipeline import build_random_pipeline
-    from whisperops.pipeline.pyannote_diarizer import load_pyannote
+    from whisperops.pipeline.diarization.pyannote_backend import load_pyannote
 
     # In a fresh interpreter: this one has imported pyannote already (for sample.wav).
     probe = "import time; t = time.perf_counter(); import torch, pyannote.audio; "

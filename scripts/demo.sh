@@ -26,8 +26,8 @@ fi
 
 name="support-call-$(date +%Y%m%d-%H%M%S).wav"
 # A stereo call as call recorders write them: each party on its own channel, with
-# the other party's bleed; built from espeak-ng voices (tests/stereo_calls.py).
-.venv/bin/python -c 'import sys; from pathlib import Path; from tests.stereo_calls import build_espeak_call; build_espeak_call(Path(sys.argv[1]))' "$data_dir/$name"
+# the other party's bleed; built from espeak-ng voices (scripts/stereo_calls.py).
+.venv/bin/python -m scripts.stereo_calls "$data_dir/$name"
 mv "$data_dir/$name" "$inbox/$name"
 echo "== dropped $name into $inbox; waiting for it to be transcribed"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up whisperops in ./.venv on a Debian/Ubuntu machine with Python 3.11+.
 # Usage: scripts/setup.sh [EXTRAS]   e.g. scripts/setup.sh dev
+# EXTRAS with `dev` (the test tools; scripts/test.sh passes it) also installs promtool.
 # Idempotent: a second run only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,11 @@ sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 # Debian packages: espeak-ng makes speech samples for the demo and the tests;
-# prometheus brings promtool, which the tests use to check metrics and alert rules;
-# python3-venv is only needed where the system Python lacks ensurepip.
-debs=(espeak-ng prometheus)
+# python3-venv is only needed where the system Python lacks ensurepip. The tests
+# check metrics and alert rules with promtool, which Debian ships only inside the
+# whole Prometheus server: installed only with the `dev` extra.
+debs=(espeak-ng)
+case ",${extras// /}," in *,dev,*) debs+=(prometheus) ;; esac
 if ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then debs+=(python3-venv); fi
 missing=()
 for deb in "${debs[@]}"; do

@@ -7,6 +7,8 @@ import struct
 import wave
 from pathlib import Path
 
+from scripts.stereo_calls import speak
+
 
 def write_tone_wav(
     path: Path,
@@ -39,18 +41,7 @@ def write_speech_wav(
     path: Path, text: str = SPEECH_TEXT, voice: str = "en-us", words_per_minute: int = 150
 ) -> Path:
     """Real synthesized speech from espeak-ng (installed by scripts/setup.sh)."""
-    import shutil
-    import subprocess
-
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise RuntimeError("espeak-ng is missing; run scripts/setup.sh")
-    subprocess.run(
-        [espeak, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text],
-        check=True,
-        capture_output=True,
-    )
-    return path
+    return speak(path, text, voice, words_per_minute)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.stereo_calls import SAMPLE_RATE, write_wav
-from whisperops.layout import SPEECH_SAMPLE
+from scripts.stereo_calls import SAMPLE_RATE, write_wav
+from whisperops.calibration import SPEECH_SAMPLE
 
 CALL_SECONDS = 30.0
 GAINS = (1.0, 0.5, 1.6, 0.8, 1.2)

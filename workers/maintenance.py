@@ -1,11 +1,9 @@
-"""Maintenance worker entry point: ``python -m workers.maintenance [--burst]``.
+"""Procfile ``maintenance``: ``python -m workers.maintenance [--burst]``.
 
 Same as ``whisperops worker --maintenance``: serves only the sweep's queue.
 """
 
-import sys
-
-from whisperops.cli import main
+from workers import run
 
 if __name__ == "__main__":
-    main(["worker", "--maintenance", *sys.argv[1:]])
+    run("worker", "--maintenance")

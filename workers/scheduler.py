@@ -1,8 +1,10 @@
-"""Scheduler entry point: ``python -m workers.scheduler``; same as ``whisperops scheduler``."""
+"""Procfile ``scheduler``: ``python -m workers.scheduler [--burst]``.
 
-import sys
+Same as ``whisperops scheduler``: puts the sweep on the maintenance queue every
+sweep_interval_sec.
+"""
 
-from whisperops.cli import main
+from workers import run
 
 if __name__ == "__main__":
-    main(["scheduler", *sys.argv[1:]])
+    run("scheduler")

@@ -1,11 +1,9 @@
-"""Transcribe worker entry point: ``python -m workers.transcribe [--burst] [--name NAME]``.
+"""Procfile ``worker``: ``python -m workers.transcribe [--burst] [--processes N|auto]``.
 
-Same as ``whisperops worker``; the worker itself lives in whisperops.worker.
+Same as ``whisperops worker``: the transcribe workers, in the calibrated layout.
 """
 
-import sys
-
-from whisperops.cli import main
+from workers import run
 
 if __name__ == "__main__":
-    main(["worker", *sys.argv[1:]])
+    run("worker")

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from redis import Redis
 
-from tests.stereo_calls import StereoCall, build_espeak_call
+from scripts.stereo_calls import StereoCall, build_espeak_call
 from whisperops.config import Settings
 from whisperops.runtime import init_runtime
 

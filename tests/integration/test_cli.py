@@ -16,7 +16,7 @@ def test_migrate_then_add_list_show(environ: dict[str, str], audio_dir: Path) ->
     assert "applied 0002_add_processing_step_to_recordings" in migrate.stdout
 
     again = subprocess.run(
-        [sys.executable, "migrations.py"],
+        [sys.executable, "-m", "workers.migrate"],  # the Procfile's `migrate`
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stereo_calls import StereoCall
 from tests.audio import word_error_rate
 from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import process
 from tests.real_speech import real_recording, reference_for
-from tests.stereo_calls import StereoCall
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.models import Recording, Status, StepRun, Transcript, TranscriptSegment

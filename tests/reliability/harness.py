@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from redis import Redis
 
+from scripts.stereo_calls import read_wav_mono, resample, write_wav
 from tests.conftest import free_port
-from tests.stereo_calls import read_wav_mono, resample, write_wav
 from whisperops.config import Settings
 from whisperops.db import database_proxy
 from whisperops.models import Recording, Status

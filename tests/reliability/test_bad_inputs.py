@@ -12,10 +12,10 @@ import av
 import numpy as np
 import pytest
 
+from scripts.stereo_calls import write_wav
 from tests.integration.cli_runner import run_cli
 from tests.privileges import without_read_override
 from tests.reliability.harness import Workers, count, wait_until, worker_env
-from tests.stereo_calls import write_wav
 from whisperops.config import Settings
 from whisperops.db import bind_database
 from whisperops.migrations import migrate

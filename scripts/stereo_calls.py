@@ -1,5 +1,8 @@
 """Dual-channel call recordings with known speaker turns, built from real speech.
 
+The demo's call (``python -m scripts.stereo_calls OUT.wav``, run from the repository
+root by scripts/demo.sh); the tests and benches build theirs here too.
+
 Each party speaks on its own channel; the other channel carries the same speech
 ``bleed_db`` lower (as on real call recordings, where the line and the headset leak),
 and both channels carry noise at a given signal-to-noise ratio. The turns are where each
@@ -8,14 +11,15 @@ utterance really has sound, so they are the reference for speaker assignment and
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from tests.audio import write_speech_wav
 
 SAMPLE_RATE = 16000
 SPEAKERS = ("agent", "customer")
@@ -45,6 +49,19 @@ class StereoCall:
     path: Path
     turns: list[Turn]
     duration_sec: float
+
+
+def speak(path: Path, text: str, voice: str = "en-us", words_per_minute: int = 150) -> Path:
+    """Real synthesized speech from espeak-ng (installed by scripts/setup.sh) as a WAV."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise RuntimeError("espeak-ng is missing; run scripts/setup.sh")
+    subprocess.run(
+        [espeak, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
+    return path
 
 
 def read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
@@ -119,7 +136,7 @@ def build_espeak_call(
     with tempfile.TemporaryDirectory() as scratch:
         for index, (speaker, text) in enumerate(script):
             clip = Path(scratch) / f"{index}.wav"
-            write_speech_wav(clip, text=text, voice=VOICES[speaker])
+            speak(clip, text, voice=VOICES[speaker])
             audio, rate = read_wav_mono(clip)
             audio = trimmed(resample(audio, rate)) * 0.8
             short = len(audio) < 1.5 * SAMPLE_RATE
@@ -167,3 +184,7 @@ def diarization_error_rate(
 
     metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
     return float(metric(annotation(reference), annotation(hypothesis)))
+
+
+if __name__ == "__main__":
+    build_espeak_call(Path(sys.argv[1]))
