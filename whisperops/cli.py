@@ -109,7 +109,7 @@ class Context:
             if time.monotonic() >= deadline:
                 raise WhisperopsError(
                     f"the database needs {len(missing)} migration(s) "
-                    f"(next: {missing[0].label}); run `whisperops migrate`"
+                    f"(next: {missing[0].name}); run `whisperops migrate`"
                 )
             time.sleep(0.5)
         return database
@@ -561,6 +561,8 @@ def valkey_run(context: Context) -> None:
         while True:
             time.sleep(3600)
     running = run_embedded_valkey_foreground(settings.data_dir)
+    if running is None:
+        return  # served until asked to stop
     click.echo(f"embedded Valkey already running: pid {running.pid}, {running.url}; waiting on it")
     while read_embedded(settings.data_dir) is not None:
         time.sleep(1)

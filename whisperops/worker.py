@@ -21,8 +21,8 @@ from rq.worker import WorkerStatus
 
 from whisperops.config import Settings
 from whisperops.db import database_proxy
+from whisperops.jobs.names import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.layout import applied, concrete, resolve_layout
-from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
 from whisperops.redis_server import REDIS_DOWN, connect_redis
 from whisperops.runtime import init_runtime
 from whisperops.service_errors import Outage
@@ -37,7 +37,9 @@ HEALTHY_RUN_SEC = 60
 
 class RetryLinesToOutage(logging.Filter):
     """RQ logs every retry of a lost Redis connection (its pubsub thread every 2 s);
-    the outage is logged once when it starts instead, and once when it ends."""
+    the outage is logged once when it starts instead, and once when it ends.
+
+    Matches the text of RQ's retry line (rq 3.0's dequeue loop and pubsub handler)."""
 
     def __init__(self, outage: Outage) -> None:
         super().__init__()
@@ -78,18 +80,22 @@ class OutlivesRedis(SimpleWorker):
             self.log.removeFilter(earlier)
         self.log.addFilter(RetryLinesToOutage(self.redis_outage))
 
-    def request_stop(self, signum, frame) -> None:
-        self.stop_asked = True  # RQ marks only a busy worker's stop; this covers idle too
+    def handle_warm_shutdown_request(self) -> None:
+        # RQ's hook for a warm stop, busy or idle; RQ itself notes only a busy one.
+        self.stop_asked = True
+        super().handle_warm_shutdown_request()
+
+    # Override (rq 3.0): RQ records a busy worker's stop in Redis from inside the signal
+    # handler, where an error would land in the running job and fail its recording.
+    def set_shutdown_requested_date(self) -> None:
         try:
-            super().request_stop(signum, frame)
+            super().set_shutdown_requested_date()
         except REDIS_DOWN as exc:
-            # RQ records the stop request in Redis from inside this signal handler; an
-            # error here would land in the running job and fail its recording. The
-            # stop itself is already noted (stop_asked, and RQ's flag for a busy worker).
             log.warning("Worker %s: stop noted; Redis unreachable to record it: %s", self.name, exc)
 
+    # Override (rq 3.0): SimpleWorker.execute_job, plus heartbeats from a thread while the
+    # job runs (SimpleWorker sends none until the job is over).
     def execute_job(self, job, queue) -> None:
-        # SimpleWorker.execute_job, with heartbeats from a thread while the job runs.
         execution = self.prepare_execution(job)
         stop = threading.Event()
 
@@ -110,6 +116,8 @@ class OutlivesRedis(SimpleWorker):
             beating.join()
         self.set_state(WorkerStatus.IDLE)
 
+    # Override (rq 3.0): RQ's heartbeat only extends the worker's key, so a worker that a
+    # Redis restart or flush dropped from RQ's registry would stay out of it.
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is not None:  # part of RQ's own job bookkeeping: leave it be
             return super().heartbeat(timeout, pipeline)
@@ -139,18 +147,18 @@ class TranscribeWorker(OutlivesRedis):
     the worker exits. A second SIGTERM is RQ's cold shutdown.
     """
 
-    def request_stop(self, signum, frame) -> None:
-        from whisperops.pipeline.job import shutdown_requested
+    def handle_warm_shutdown_request(self) -> None:
+        from whisperops.pipeline.job_state import shutdown_requested
 
         shutdown_requested.set()
-        super().request_stop(signum, frame)
+        super().handle_warm_shutdown_request()
 
 
 def prepare_transcribe_process(settings: Settings) -> None:
     """What a transcribe worker process does once, before its first job."""
     init_runtime(settings)
     from whisperops.layout import cached_calibration, calibration_key
-    from whisperops.pipeline.job import pace, shutdown_requested
+    from whisperops.pipeline.job_state import pace, shutdown_requested
     from whisperops.pipeline.transcriber import load_model
 
     load_model(settings)  # once per process, before the first job arrives
@@ -181,9 +189,10 @@ class PooledTranscribeWorker(TranscribeWorker):
         super().__init__(*args, **kwargs)
         prepare_transcribe_process(self.settings)
 
+    # Override (rq 3.0): rq.worker_pool.run_worker always passes with_scheduler=True;
+    # whisperops schedules its sweep with rq-scheduler, and RQ's scheduler would fork
+    # a copy of the model.
     def work(self, *args, **kwargs):
-        # The pool asks for RQ's scheduler in every worker; whisperops schedules its
-        # sweep with rq-scheduler, and a scheduler would fork a copy of the model.
         kwargs["with_scheduler"] = False
         return super().work(*args, **kwargs)
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from redis import Redis
 
 from tests.integration.cli_runner import run_cli
@@ -84,12 +85,14 @@ def test_foreground_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         while server is None and time.monotonic() < deadline:
             server = read_embedded(tmp_path)
             time.sleep(0.05)
-        assert server is not None and server.pid == process.pid
+        assert server is not None and Redis.from_url(server.url).ping()
         # Other processes reuse it rather than starting a second server.
-        assert ensure_embedded_valkey(tmp_path).pid == process.pid
+        assert ensure_embedded_valkey(tmp_path) == server
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert read_embedded(tmp_path) is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(server.pid, 0)  # the server went with the process that ran it
     finally:
         if process.poll() is None:
             process.kill()
