@@ -24,7 +24,8 @@ from pathlib import Path
 
 
 def fill(database_url: str, total: int, processing: int) -> None:
-    from whisperops.db import bind_database, database_proxy, utcnow
+    from whisperops.clock import utcnow
+    from whisperops.db import bind_database, database_proxy
     from whisperops.migrations import migrate
     from whisperops.models import Recording, Status
 
@@ -65,10 +66,10 @@ async def measure(database_url: str, refreshes: int) -> tuple[list[float], list[
     from redis import Redis
     from textual.widgets import DataTable
 
+    from whisperops.clock import utcnow
     from whisperops.config import load_settings
     from whisperops.console.app import build_app
     from whisperops.console.snapshot import take_snapshot
-    from whisperops.db import utcnow
     from whisperops.models import Recording, Status
 
     folder = tempfile.mkdtemp(prefix="bench-console-")

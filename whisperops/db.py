@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase
 from playhouse import db_url
 
-from whisperops.clock import utcnow  # noqa: F401  (callers still import it from here)
 from whisperops.errors import ConfigError
 
 database_proxy = DatabaseProxy()
