@@ -139,7 +139,7 @@ def settings(environ: dict[str, str]) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings):
-    database = bind_database(settings.database_url)
+    database = bind_database(settings.database_url.get_secret_value())
     yield database
     database.close()
 

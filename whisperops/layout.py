@@ -212,8 +212,7 @@ def concrete(settings: Settings) -> Settings:
 
 
 def applied(settings: Settings, layout: Layout) -> Settings:
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         worker_processes=layout.processes,
         cpu_threads=layout.cpu_threads,
         batch_size=layout.batch_size,

@@ -302,7 +302,9 @@ def observer_connector(settings: Settings) -> Callable[[], Redis]:
 
     def connect() -> Redis:
         if settings.redis_url:
-            return Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
+            return Redis.from_url(
+                settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2
+            )
         server = read_embedded(settings.data_dir)
         if server is None:
             raise WhisperopsError("embedded Valkey is not running (start the stack)")

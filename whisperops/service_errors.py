@@ -188,7 +188,8 @@ def explain(exc: BaseException, settings: Settings | None) -> WhisperopsError | 
         return exc
     if settings is None:
         return None
-    return database_error(exc, settings.database_url) or redis_error_for(exc, settings)
+    database_url = settings.database_url.get_secret_value()
+    return database_error(exc, database_url) or redis_error_for(exc, settings)
 
 
 def until_available(

@@ -150,7 +150,7 @@ def console_settings(tmp_path: Path, redis_url: str, redis: Redis) -> Settings:
             "REDIS_URL": redis_url,
         }
     )
-    migrate(bind_database(settings.database_url), log=lambda _line: None)
+    migrate(bind_database(settings.database_url.get_secret_value()), log=lambda _line: None)
     return settings
 
 

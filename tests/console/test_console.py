@@ -191,7 +191,7 @@ async def test_done_recording_shows_its_diarization_failure(
     console_settings: Settings, recordings: dict[str, int]
 ) -> None:
     done = recordings["done"]
-    bind_database(console_settings.database_url)
+    bind_database(console_settings.database_url.get_secret_value())
     Recording.update(
         error_message="Step diarization failed: pyannote_model /models/x: no config.yaml there",
         diarization_pending=True,
@@ -239,10 +239,9 @@ async def test_refresh_picks_up_step_change_and_keeps_cursor(
 async def test_unreachable_database_shows_banner_and_keeps_polling(
     console_settings: Settings, recordings: dict[str, int]
 ) -> None:
-    import dataclasses
 
-    broken = dataclasses.replace(
-        console_settings, database_url="postgresql://whisperops:secret-pw@127.0.0.1:1/nowhere"
+    broken = console_settings.replace(
+        database_url="postgresql://whisperops:secret-pw@127.0.0.1:1/nowhere"
     )
     app = build_app(broken, refresh_sec=0.2, now=frozen_now)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -256,7 +255,7 @@ async def test_unreachable_database_shows_banner_and_keeps_polling(
         await wait_for(pilot, lambda: app.generation > first + 2)  # still polling
         # The database comes back: the banner goes, the rows arrive.
         app.settings = console_settings
-        bind_database(console_settings.database_url)
+        bind_database(console_settings.database_url.get_secret_value())
         await wait_for(pilot, lambda: app.query_one(DataTable).row_count == 6)
         await wait_for(pilot, lambda: not banner.display)
 

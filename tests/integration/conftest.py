@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from redis import Redis
 
@@ -14,7 +12,7 @@ from whisperops.runtime import init_runtime
 
 @pytest.fixture
 def pipeline_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
-    configured = dataclasses.replace(settings, redis_url=redis_url, heartbeat_interval_sec=1)
+    configured = settings.replace(redis_url=redis_url, heartbeat_interval_sec=1)
     init_runtime(configured)
     return configured
 
@@ -27,6 +25,6 @@ def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> StereoCall:
 
 def configure(settings: Settings, **changes) -> Settings:
     """``settings`` with ``changes``, made this process's runtime."""
-    configured = dataclasses.replace(settings, **changes)
+    configured = settings.replace(**changes)
     init_runtime(configured)
     return configured

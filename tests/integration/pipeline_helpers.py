@@ -21,7 +21,7 @@ def ingest(settings: Settings, path: Path) -> Recording:
 
 def enqueue(settings: Settings, recording: Recording) -> int:
     """Enqueue the recording's next attempt; returns that attempt."""
-    queue = transcribe_queue(Redis.from_url(settings.redis_url))
+    queue = transcribe_queue(Redis.from_url(settings.redis_url.get_secret_value()))
     queued = enqueue_recording(queue, Recording.get_by_id(recording.id), settings)
     assert queued is not None
     return queued.args[1]

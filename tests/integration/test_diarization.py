@@ -3,7 +3,6 @@ non-fatal failures and re-diarization, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -108,7 +107,7 @@ def test_too_long_is_skipped_pending_then_rediarized_without_transcribing(
 
     # The operator lifts the limit and re-diarizes what is pending.
     settings = configure(settings, diarization_max_duration_sec=0)
-    cli_env = {**environ, "REDIS_URL": settings.redis_url}
+    cli_env = {**environ, "REDIS_URL": settings.redis_url.get_secret_value()}
     result = run_cli(cli_env, "rediarize", "--pending")
     assert result.returncode == 0, result.stderr
     assert "queued 1 recordings pending diarization" in result.stdout
@@ -190,7 +189,7 @@ def test_pyannote_backend_from_a_local_directory(
 
     diarizer = load_pyannote(settings)
     assert diarizer.pipeline is load_pyannote(settings).pipeline and diarizer.device == "cpu"
-    hinted = load_pyannote(dataclasses.replace(settings, diarization_min_speakers=2))
+    hinted = load_pyannote(settings.replace(diarization_min_speakers=2))
     assert hinted.pipeline is diarizer.pipeline and hinted.hints == {"min_speakers": 2}
     assert {t.speaker for t in hinted.diarize(speech_wav)} >= {"SPEAKER_00", "SPEAKER_01"}
     turns = diarizer.diarize(speech_wav)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,7 @@ def test_flushed_redis_gets_jobs_again(
 def test_in_flight_bound_leaves_rest_waiting(
     settings: Settings, redis: Redis, three_queued: list[int]
 ) -> None:
-    bounded = dataclasses.replace(settings, max_in_flight=2)
+    bounded = settings.replace(max_in_flight=2)
     report = enqueue_queued(transcribe_queue(redis), bounded)
     assert report.enqueued == three_queued[:2]
     assert enqueue_queued(transcribe_queue(redis), bounded).enqueued == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -21,8 +20,8 @@ AUTO = {
 
 
 def auto(settings: Settings, **changes) -> Settings:
-    return dataclasses.replace(
-        settings, worker_processes="auto", cpu_threads="auto", batch_size="auto", **changes
+    return settings.replace(
+        worker_processes="auto", cpu_threads="auto", batch_size="auto", **changes
     )
 
 
@@ -69,7 +68,7 @@ def test_auto_settings_reuse_the_cached_calibration(
 
     # Another model setting is another key: that one would be measured.
     with pytest.raises(AssertionError, match="calibrated again"):
-        layout.resolve_layout(dataclasses.replace(settings, beam_size=2))
+        layout.resolve_layout(settings.replace(beam_size=2))
 
 
 def test_memory_bounds_the_processes(calibrated, settings: Settings, monkeypatch) -> None:
@@ -100,7 +99,7 @@ def test_the_worker_logs_the_layout_it_took_from_the_cache(
 def test_explicit_settings_are_kept_without_calibrating(settings: Settings, monkeypatch) -> None:
     monkeypatch.setattr(layout, "calibrate", refuse_to_calibrate)
     chosen = layout.resolve_layout(
-        dataclasses.replace(settings, worker_processes=3, cpu_threads=1, batch_size=4)
+        settings.replace(worker_processes=3, cpu_threads=1, batch_size=4)
     )
     assert (chosen.processes, chosen.cpu_threads, chosen.batch_size) == (3, 1, 4)
     assert chosen.replicas == usable_cores() and chosen.reason == "set explicitly"

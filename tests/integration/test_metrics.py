@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import sys
@@ -44,7 +43,7 @@ def samples(text: str) -> dict[tuple, float]:
 
 @pytest.fixture
 def metric_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
-    configured = dataclasses.replace(settings, redis_url=redis_url)
+    configured = settings.replace(redis_url=redis_url)
     init_runtime(configured)
     return configured
 
@@ -171,7 +170,7 @@ def test_scrape_with_database_down_still_answers(metric_settings: Settings, redi
     try:
         found = samples(scrape(WhisperopsCollector(lambda: redis, now=frozen_now)))
     finally:
-        bind_database(metric_settings.database_url)
+        bind_database(metric_settings.database_url.get_secret_value())
     assert found[("whisperops_database_up", ())] == 0
     assert found[("whisperops_redis_up", ())] == 1
     assert ("whisperops_queue_jobs", (("queue", "whisperops-transcribe"),)) in found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -165,10 +164,10 @@ def test_timeout_in_transcribe_uses_timeout_format(
 def test_rq_job_timeout_fails_recording_and_worker_goes_on(
     pipeline_settings: Settings, long_speech_wav: Path, speech_wav: Path
 ) -> None:
-    settings = dataclasses.replace(pipeline_settings, job_timeout_sec=1)
+    settings = pipeline_settings.replace(job_timeout_sec=1)
     slow = ingest(settings, long_speech_wav)
     enqueue(settings, slow)
-    quick_settings = dataclasses.replace(pipeline_settings)
+    quick_settings = pipeline_settings.replace()
     quick = ingest(quick_settings, speech_wav)
     enqueue(quick_settings, quick)
 

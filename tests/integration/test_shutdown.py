@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -30,7 +29,7 @@ def test_sigterm_mid_transcription_releases_recording_without_using_a_retry(
     migrated_db,
     long_speech_wav: Path,
 ) -> None:
-    configured = dataclasses.replace(settings, redis_url=redis_url)
+    configured = settings.replace(redis_url=redis_url)
     init_runtime(configured)
     recording_id = ops.ingest_file(long_speech_wav, configured).recording_id
     enqueue_recording(transcribe_queue(redis), Recording.get_by_id(recording_id), configured)

@@ -55,7 +55,7 @@ def stack(tmp_path: Path):
         port,
         WHISPEROPS_SWEEP_INTERVAL_SEC="2",
         WHISPEROPS_WATCHER_POLL_SEC="1",
-        WHISPEROPS_WATCHER_STABLE_SECONDS="1",
+        WHISPEROPS_WATCHER_STABLE_SEC="1",
         WHISPEROPS_HEARTBEAT_INTERVAL_SEC="1",
     )
     honcho = start_stack(env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

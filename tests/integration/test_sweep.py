@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,8 +32,8 @@ NOW = datetime(2026, 11, 30, 12, 0, 0)
 
 @pytest.fixture
 def sweep_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
-    configured = dataclasses.replace(
-        settings, redis_url=redis_url, max_retries=3, stuck_processing_threshold_sec=900
+    configured = settings.replace(
+        redis_url=redis_url, max_retries=3, stuck_processing_threshold_sec=900
     )
     init_runtime(configured)
     return configured

@@ -3,7 +3,6 @@ subprocesses share, and long real speech to crash a worker in."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,7 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 @pytest.fixture
 def rel_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
     """Short intervals, as the reliability tests run them; the DB is migrated."""
-    configured = dataclasses.replace(
-        settings,
+    configured = settings.replace(
         redis_url=redis_url,
         heartbeat_interval_sec=1,
         stuck_processing_threshold_sec=3,

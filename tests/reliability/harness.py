@@ -166,7 +166,7 @@ class SweepLoop(threading.Thread):
         while not self.stopping.wait(self.interval):
             try:
                 report = enqueue_pending_recordings(
-                    self.settings, Redis.from_url(self.settings.redis_url)
+                    self.settings, Redis.from_url(self.settings.redis_url.get_secret_value())
                 )
                 after = report.enqueue.in_flight + len(report.enqueue.enqueued)
                 self.peak_in_flight = max(self.peak_in_flight, after)
@@ -184,8 +184,8 @@ class SweepLoop(threading.Thread):
 def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """Environment for worker subprocesses that share the test's DB, Redis and folders."""
     env = {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url or "",
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
         "WHISPEROPS_DATA_DIR": str(settings.data_dir),
         "WHISPEROPS_HEARTBEAT_INTERVAL_SEC": "1",
         "WHISPEROPS_DIARIZATION_BACKEND": "none",

@@ -3,7 +3,6 @@ ends FAILED naming the step and the file, the good ones end DONE, nothing blocks
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -39,14 +38,13 @@ def encode_mp3(source: Path, target: Path) -> Path:
 
 @pytest.fixture
 def corpus_settings(settings: Settings, redis_url: str, redis, tmp_path: Path) -> Settings:
-    configured = dataclasses.replace(
-        settings,
+    configured = settings.replace(
         inbox_dir=tmp_path / "inbox",
         output_dir=tmp_path / "output",
         redis_url=redis_url,
         diarization_backend="none",
     )
-    migrate(bind_database(configured.database_url), log=lambda _line: None)
+    migrate(bind_database(configured.database_url.get_secret_value()), log=lambda _line: None)
     init_runtime(configured)
     return configured
 

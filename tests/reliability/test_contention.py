@@ -38,7 +38,7 @@ class ConsolePoller(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        redis = Redis.from_url(self.settings.redis_url)
+        redis = Redis.from_url(self.settings.redis_url.get_secret_value())
         while not self.stopping.wait(0.2):
             snapshot = take_snapshot(self.settings, Query(), lambda: redis)
             self.polls += 1
@@ -69,8 +69,9 @@ def test_four_workers_sweep_and_console_on_one_database(
         sweep.stop()
         workers.stop_all()
     took = time.monotonic() - started
+    scheme = rel_settings.database_url.get_secret_value().split(":")[0]
     print(
-        f"{rel_settings.database_url.split(':')[0]}: {RECORDINGS} recordings, {WORKERS} workers "
+        f"{scheme}: {RECORDINGS} recordings, {WORKERS} workers "
         f"in {took:.0f}s ({RECORDINGS / took:.1f}/s); {sweep.sweeps} sweeps, {poller.polls} "
         "console polls"
     )

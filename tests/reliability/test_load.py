@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -53,10 +52,10 @@ def test_500_recordings_two_workers_bounded_in_flight(
     clip = write_speech_wav(tmp_path / "clip.wav", text="Hello.")
     for path in variants(clip, tmp_path / "batch", RECORDINGS):
         assert ops.ingest_file(path, rel_settings).outcome == "added"
-    settings = dataclasses.replace(rel_settings, max_in_flight=MAX_IN_FLIGHT)
+    settings = rel_settings.replace(max_in_flight=MAX_IN_FLIGHT)
     workers = Workers(worker_env(settings, max_in_flight=MAX_IN_FLIGHT), tmp_path / "logs")
     sweep = SweepLoop(settings, interval=0.5)
-    sampler = InFlightSampler(settings.redis_url)
+    sampler = InFlightSampler(settings.redis_url.get_secret_value())
 
     for index in range(WORKERS):
         workers.start(f"w{index}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -39,8 +38,8 @@ def own_valkey(tmp_path: Path):
 def test_redis_restart_and_flush_mid_batch_lose_nothing(
     settings: Settings, migrated_db, own_valkey: Valkey, speech_wav: Path, tmp_path: Path
 ) -> None:
-    settings = dataclasses.replace(
-        settings, redis_url=own_valkey.url, stuck_processing_threshold_sec=5, max_retries=5
+    settings = settings.replace(
+        redis_url=own_valkey.url, stuck_processing_threshold_sec=5, max_retries=5
     )
     init_runtime(settings)
     for path in variants(speech_wav, tmp_path / "batch", BATCH):

@@ -94,7 +94,7 @@ async def test_no_secret_or_markup_escapes(
     assert "[bold red]alert \\x1b[2J evil\\nname.wav" in runs["list"].stdout
 
     settings = load_settings(environ=env)
-    bind_database(settings.database_url)
+    bind_database(settings.database_url.get_secret_value())
     app = build_app(settings, refresh_sec=3600)
     async with app.run_test(size=(160, 48)) as pilot:
         while app.query_one(DataTable).row_count < 1:

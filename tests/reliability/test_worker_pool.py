@@ -76,7 +76,9 @@ def test_two_processes_side_by_side_own_progress_and_a_corrupt_file_fails_alone(
     corrupt_path = tmp_path / "corrupt.wav"
     corrupt_path.write_bytes(os.urandom(30_000))
     corrupt = ingest(rel_settings, corrupt_path)
-    enqueue_queued(transcribe_queue(Redis.from_url(rel_settings.redis_url)), rel_settings)
+    enqueue_queued(
+        transcribe_queue(Redis.from_url(rel_settings.redis_url.get_secret_value())), rel_settings
+    )
 
     workers = Workers(worker_env(rel_settings, cpu_threads=1, batch_size=8), tmp_path / "logs")
     poller = ProgressPoller()
@@ -125,7 +127,7 @@ def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
     # Sequential, so the long recording is still in transcribe when it is killed.
     long = ingest(rel_settings, real_recording(tmp_path / "long.wav", 6))
     calls = ingest_calls(rel_settings, tmp_path, 4)
-    redis = Redis.from_url(rel_settings.redis_url)
+    redis = Redis.from_url(rel_settings.redis_url.get_secret_value())
     queue = transcribe_queue(redis)
     enqueue_queued(queue, rel_settings)
     env = worker_env(rel_settings, cpu_threads=1, stuck_processing_threshold_sec=3, max_retries=5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -33,22 +32,22 @@ def test_auto_picks_channel_for_stereo_and_explains_mono(base: Settings) -> None
 
 
 def test_none_and_channel_on_mono_are_not_pending(base: Settings) -> None:
-    none = dataclasses.replace(base, diarization_backend="none")
+    none = base.replace(diarization_backend="none")
     assert choose_diarizer(none, 2, 60.0) == Skip("diarization backend is 'none'", pending=False)
-    channel = dataclasses.replace(base, diarization_backend="channel")
+    channel = base.replace(diarization_backend="channel")
     skip = choose_diarizer(channel, 1, 60.0)
     assert isinstance(skip, Skip) and not skip.pending and "two channels" in skip.reason
 
 
 def test_longer_than_maximum_is_skipped_and_pending(base: Settings) -> None:
-    limited = dataclasses.replace(base, diarization_max_duration_sec=3600)
+    limited = base.replace(diarization_max_duration_sec=3600)
     skip = choose_diarizer(limited, 2, 3601.0)
     assert skip == Skip(
         "1h00m is longer than diarization_max_duration_sec (1h00m); pending re-diarization",
         pending=True,
     )
     assert isinstance(choose_diarizer(limited, 2, 3600.0), ChannelDiarizer)
-    unlimited = dataclasses.replace(base, diarization_max_duration_sec=0)
+    unlimited = base.replace(diarization_max_duration_sec=0)
     assert isinstance(choose_diarizer(unlimited, 2, 10 * 3600.0), ChannelDiarizer)
 
 
@@ -95,7 +94,7 @@ def test_hf_token_is_never_shown(tmp_path: Path) -> None:
     settings = load_settings(
         environ={"WHISPEROPS_DATA_DIR": str(tmp_path), "WHISPEROPS_HF_TOKEN": "hf_s3cretT0ken"}
     )
-    assert settings.hf_token == "hf_s3cretT0ken"
+    assert settings.hf_token.get_secret_value() == "hf_s3cretT0ken"
     assert "hf_s3cret" not in repr(settings)
     assert ("hf_token", "***") in settings.public_items()
 

@@ -268,5 +268,5 @@ def build_app(
     redis_factory: Callable[[], Redis] | None = None,
 ) -> ConsoleApp:
     """The one way the CLI and the tests build the console."""
-    bind_database(settings.database_url)
+    bind_database(settings.database_url.get_secret_value())
     return ConsoleApp(settings, redis_factory or observer_connector(settings), refresh_sec, now)

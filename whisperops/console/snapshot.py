@@ -14,7 +14,7 @@ from enum import Enum
 from peewee import fn
 
 from whisperops.clock import utcnow
-from whisperops.config import Settings, mask_secret_url
+from whisperops.config import Settings
 from whisperops.db import database_proxy
 from whisperops.jobs.names import QUEUES
 from whisperops.models import Recording, Status
@@ -50,9 +50,9 @@ class Snapshot:
 
 def _first_line(exc: BaseException, settings: Settings) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    for url in (settings.database_url, settings.redis_url):
-        if url:  # never show a password that an error message happened to quote
-            text = text.replace(url, mask_secret_url(url))
+    for secret in (settings.database_url, settings.redis_url):
+        if secret:  # never show a password that an error message happened to quote
+            text = text.replace(secret.get_secret_value(), str(secret))
     return text
 
 

@@ -120,7 +120,8 @@ def _load(model: str, settings: Settings) -> tuple[Any, str]:
     device = resolve_device(settings.diarization_device)
     started = time.monotonic()
     pipeline = Pipeline.from_pretrained(
-        str(local) if local is not None else model, token=settings.hf_token or None
+        str(local) if local is not None else model,
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
     )
     if pipeline is None:  # pyannote returns None when the hub refuses the download
         raise DiarizationUnavailable(
