@@ -239,7 +239,6 @@ async def test_refresh_picks_up_step_change_and_keeps_cursor(
 async def test_unreachable_database_shows_banner_and_keeps_polling(
     console_settings: Settings, recordings: dict[str, int]
 ) -> None:
-
     broken = console_settings.replace(
         database_url="postgresql://whisperops:secret-pw@127.0.0.1:1/nowhere"
     )

@@ -122,7 +122,12 @@ class ConsoleApp(App):
     def snapshot_ready(self, message: SnapshotReady) -> None:
         if message.generation != self.generation:
             return  # a newer poll (filter change) is on its way
-        snapshot = message.snapshot
+        self.apply(message.snapshot)
+        # Armed only now that this poll is done, so the next one never overlaps it.
+        self.timer = self.set_timer(self.refresh_sec, self.request_poll)
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Show what one poll read; a poll that could not read the DB keeps the rows shown."""
         if snapshot.db_error is None:
             self.last_snapshot = snapshot
             self.show_rows(self.size.width)
@@ -133,8 +138,6 @@ class ConsoleApp(App):
             snapshot, self.last_snapshot, self.query_state, len(table.shown)
         )
         self.query_one(Banner).show(snapshot, self.refresh_sec)
-        # Armed only now that this poll is done, so the next one never overlaps it.
-        self.timer = self.set_timer(self.refresh_sec, self.request_poll)
 
     def show_rows(self, width: int) -> None:
         self.query_one(RecordingsTable).show(self.last_snapshot.rows, self.now(), width)
