@@ -124,6 +124,17 @@ def test_alert_rules_pass_promtool() -> None:
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
+def test_alerts_fire_on_the_exported_series() -> None:
+    """promtool's unit tests: each alert fires on the series the exporter serves."""
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", str(ROOT / "tests" / "integration" / "alerts_test.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_grafana_dashboard_is_importable_json() -> None:
     import json
 
