@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import tempfile
@@ -13,6 +12,7 @@ from redis import Redis
 
 from tests.audio import write_speech_wav
 from whisperops.config import Settings, load_settings
+from whisperops.db import database_proxy
 from whisperops.migrations import migrate
 from whisperops.runtime import init_runtime
 
@@ -86,9 +86,9 @@ def scratch_settings(**overrides) -> Settings:
             "HOME": str(folder),
         }
     )
-    settings = dataclasses.replace(settings, **overrides)
-    runtime = init_runtime(settings)
-    migrate(runtime.database, log=lambda _line: None)
+    settings = settings.replace(**overrides)
+    init_runtime(settings)
+    migrate(database_proxy.obj, log=lambda _line: None)
     return settings
 
 

@@ -15,7 +15,6 @@ Run: .venv/bin/python -m bench.diarization   (needs the diarization extra for DE
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -99,7 +98,7 @@ def pyannote_speed(folder: Path, settings) -> tuple[float, float, float, float]:
         ).stdout
     )
     model = build_random_pipeline(folder / "pyannote-model")
-    configured = dataclasses.replace(settings, pyannote_model=str(model), diarization_device="cpu")
+    configured = settings.replace(pyannote_model=str(model), diarization_device="cpu")
     with Stopwatch() as load:
         diarizer = load_pyannote(configured)
     audio = speech_file(folder, "minute.wav", 60, seed=3)

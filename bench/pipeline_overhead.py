@@ -22,10 +22,9 @@ from redis import Redis
 
 from bench.common import Stopwatch, scratch_settings, speech_file
 from whisperops import ops
-from whisperops.enqueue import enqueue_queued
+from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
 from whisperops.models import Recording, Status
 from whisperops.pipeline.transcriber import load_model
-from whisperops.queueing import transcribe_queue
 from whisperops.worker import build_transcribe_worker
 
 
@@ -52,7 +51,7 @@ def through_worker(settings, paths: list[Path], run: int) -> float:
         copies.append(copy)
     for copy in copies:
         ops.ingest_file(copy, settings)
-    queue = transcribe_queue(Redis.from_url(settings.redis_url))
+    queue = transcribe_queue(Redis.from_url(settings.redis_url.get_secret_value()))
     enqueue_queued(queue, settings)
     worker = build_transcribe_worker(settings)
     with Stopwatch() as watch:

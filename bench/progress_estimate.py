@@ -8,7 +8,7 @@ layout 'auto': batched decoding, calls included).
 
 A poller reads the recording row every 0.1 s while the worker transcribes, as the
 console does, and takes whisperops' estimate (live_progress of the stored ratio and
-finish time) and the plan's heuristic (2 segments per minute of audio, from the
+finish time) and the naive heuristic (2 segments per minute of audio, from the
 stored segment count and duration). After the job, the transcribe step's start and
 finish from the step history give the true fraction at each sample. Printed: the
 mean absolute error in percentage points, per file group, and the longest stretch
@@ -29,22 +29,22 @@ from bench.common import scratch_settings
 from tests.real_speech import real_recording
 from whisperops import ops
 from whisperops.clock import utcnow
+from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 from whisperops.models import Recording, StepRun
 from whisperops.pipeline.job import process_recording
 from whisperops.progress import live_progress
-from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 
 
-def plan_heuristic(segments: int | None, duration: float | None) -> float:
+def naive_heuristic(segments: int | None, duration: float | None) -> float:
     estimated_segments = max(1, int((duration or 0) / 30))
     return min(99, 100 * (segments or 0) // estimated_segments) / 100
 
 
 def run_one(settings, path: Path) -> tuple[float, float, int, float]:
-    """MAE of whisperops and of the plan heuristic, samples, and the share of the step
+    """MAE of whisperops and of the naive heuristic, samples, and the share of the step
     the estimate sat at 99%."""
     recording_id = ops.ingest_file(path, settings).recording_id
-    queue = transcribe_queue(Redis.from_url(settings.redis_url))
+    queue = transcribe_queue(Redis.from_url(settings.redis_url.get_secret_value()))
     job = enqueue_recording(queue, Recording.get_by_id(recording_id), settings)
     queue.remove(job)  # run it here instead, with the poller watching
     samples: list[tuple] = []
@@ -57,8 +57,8 @@ def run_one(settings, path: Path) -> tuple[float, float, int, float]:
                 continue
             now = utcnow()
             ours = live_progress(row.progress_ratio, row.estimated_finish_at, row.updated_at, now)
-            plan = plan_heuristic(row.processing_segments_count, row.duration_sec)
-            samples.append((now, ours, plan))
+            naive = naive_heuristic(row.processing_segments_count, row.duration_sec)
+            samples.append((now, ours, naive))
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -67,18 +67,18 @@ def run_one(settings, path: Path) -> tuple[float, float, int, float]:
     poller.join()
     step = StepRun.get((StepRun.recording == recording_id) & (StepRun.step == "transcribe"))
     total = (step.finished_at - step.started_at).total_seconds()
-    errors_ours, errors_plan, at_99 = [], [], []
-    for moment, ours, plan in samples:
+    errors_ours, errors_naive, at_99 = [], [], []
+    for moment, ours, naive in samples:
         true = (moment - step.started_at).total_seconds() / total
         if not 0 <= true <= 1:
             continue
         errors_ours.append(abs((ours if ours is not None else 0.0) - true) * 100)
-        errors_plan.append(abs(plan - true) * 100)
+        errors_naive.append(abs(naive - true) * 100)
         if ours is not None and ours >= 0.985:
             at_99.append(true)
     count = len(errors_ours)
     plateau = (1 - min(at_99)) if at_99 else 0.0
-    return sum(errors_ours) / max(1, count), sum(errors_plan) / max(1, count), count, plateau
+    return sum(errors_ours) / max(1, count), sum(errors_naive) / max(1, count), count, plateau
 
 
 def main() -> None:
@@ -109,21 +109,21 @@ def main() -> None:
         ],
     }
     for label, files in groups.items():
-        ours_all, plan_all = [], []
+        ours_all, naive_all = [], []
         for path in files:
-            ours, plan, count, plateau = run_one(settings, path)
+            ours, naive, count, plateau = run_one(settings, path)
             duration = Recording.get(Recording.file_name == path.name).duration_sec
             print(
                 f"  {path.name} ({duration:.0f}s audio, {count} samples): "
                 f"whisperops {ours:.1f} points (at 99% for the last {plateau:.0%} of the step), "
-                f"plan heuristic {plan:.1f} points"
+                f"naive heuristic {naive:.1f} points"
             )
             ours_all.append(ours)
-            plan_all.append(plan)
+            naive_all.append(naive)
         target = 5 if label.startswith("30") else 3
         print(
             f"{label}: mean absolute error whisperops {sum(ours_all) / len(ours_all):.1f} "
-            f"points (target <= {target}), plan heuristic {sum(plan_all) / len(plan_all):.1f}"
+            f"points (target <= {target}), naive heuristic {sum(naive_all) / len(naive_all):.1f}"
         )
 
 

@@ -11,7 +11,6 @@ exposition) through the same registry the exporter serves. Printed: median of
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import tempfile
@@ -23,8 +22,9 @@ from prometheus_client import generate_latest
 from redis import Redis
 
 from bench.sweep_scaling import for_each_backend, insert, rows
+from whisperops.clock import utcnow
 from whisperops.config import load_settings
-from whisperops.db import database_proxy, utcnow
+from whisperops.db import database_proxy
 from whisperops.exporter import build_registry
 from whisperops.migrations import migrate
 from whisperops.models import Status, StepRun
@@ -45,8 +45,9 @@ def run(backend: str, database_url: str, total: int, scrapes: int) -> None:
             "REDIS_URL": redis_url,
         }
     )
-    settings = dataclasses.replace(settings)
-    database = init_runtime(settings).database
+    settings = settings.replace()
+    init_runtime(settings)
+    database = database_proxy.obj
     migrate(database, log=lambda _line: None)
     now = utcnow()
     started = time.perf_counter()

@@ -12,7 +12,6 @@ or postgresql://postgres@127.0.0.1:5432/test (a scratch database is created).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import tempfile
@@ -26,11 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 from redis import Redis
 
+from whisperops.clock import utcnow
 from whisperops.config import load_settings
-from whisperops.db import database_proxy, utcnow
+from whisperops.db import database_proxy
+from whisperops.jobs.enqueue import transcribe_queue
 from whisperops.migrations import migrate
 from whisperops.models import Recording, Status
-from whisperops.queueing import transcribe_queue
 from whisperops.runtime import init_runtime
 from whisperops.sweep import enqueue_pending_recordings
 
@@ -84,8 +84,9 @@ def run(backend: str, database_url: str, total: int, repeats: int) -> None:
             "REDIS_URL": redis_url,
         }
     )
-    settings = dataclasses.replace(settings, max_in_flight=100_000)
-    database = init_runtime(settings).database
+    settings = settings.replace(max_in_flight=100_000)
+    init_runtime(settings)
+    database = database_proxy.obj
     migrate(database, log=lambda _line: None)
     now = utcnow()
     insert(rows(0, ACTIVE_PROCESSING, Status.PROCESSING, now))

@@ -131,8 +131,8 @@ class Stack:
         while not (self.data_dir / "calibration.json").exists():
             self._check(deadline, "the worker never calibrated")
         settings = load_settings(environ={"WHISPEROPS_DATA_DIR": str(self.data_dir)})
+        from whisperops.jobs.enqueue import transcribe_queue
         from whisperops.layout import resolve_layout
-        from whisperops.queueing import transcribe_queue
 
         expected = resolve_layout(settings).processes
         self.settings = init_runtime(settings).settings
@@ -152,9 +152,8 @@ class Stack:
     def run(self, files: list[Path], timeout: float = 1800) -> tuple[float, int, dict]:
         """Ingest and enqueue ``files``; seconds until all are done, peak worker RSS, texts."""
         from whisperops import ops
-        from whisperops.enqueue import enqueue_queued
+        from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
         from whisperops.models import Recording, Status, Transcript
-        from whisperops.queueing import transcribe_queue
         from whisperops.redis_server import connect_redis
 
         started = time.perf_counter()

@@ -12,21 +12,14 @@ import click
 
 from whisperops import __version__, ops
 from whisperops.config import (
-    OPTIONS_BY_NAME,
+    OPTION_NAMES,
     Settings,
+    env_name,
     load_settings,
-    mask_secret_url,
     without_secrets,
 )
 from whisperops.db import bind_database
-from whisperops.detail_text import render_detail
-from whisperops.errors import WhisperopsError
-from whisperops.formatting import (
-    age,
-    dash,
-    literal,
-    truncate,
-)
+from whisperops.errors import ConfigError, WhisperopsError
 from whisperops.migrations import migrate as apply_migrations
 from whisperops.migrations import pending
 from whisperops.models import Status
@@ -38,6 +31,7 @@ from whisperops.service_errors import (
     redis_error_for,
     until_available,
 )
+from whisperops.text import age, dash, literal, render_detail, truncate
 
 
 class Context:
@@ -69,14 +63,10 @@ class Context:
 
     def override(self, name: str, raw: str) -> Settings:
         """The settings with one value from the command line, parsed as its variable is."""
-        import dataclasses
-
-        option = OPTIONS_BY_NAME[name]
         try:
-            value = option.parse(raw)
-        except ValueError as exc:
-            raise click.BadParameter(f"{raw!r}: {exc}") from None
-        return dataclasses.replace(self.settings, **{name: value})
+            return self.settings.replace(**{name: raw})
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
 
     def database(
         self, require_current: bool = True, wait_sec: float = 0, long_running: bool = False
@@ -90,7 +80,7 @@ class Context:
         """
         import time
 
-        url = self.settings.database_url
+        url = self.settings.database_url.get_secret_value()
         database = bind_database(url)
         # A long-running process waits service_wait_sec for the database to answer
         # (in all: the database answering between migration checks does not restart it).
@@ -173,7 +163,7 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
 def migrate(context: Context, target: int | None) -> None:
     """Apply pending database migrations (idempotent) and print what was done."""
     database = context.database(require_current=False)
-    click.echo(f"database: {mask_secret_url(context.settings.database_url)}")
+    click.echo(f"database: {context.settings.database_url}")  # masked
     apply_migrations(database, target=target, log=click.echo)
 
 
@@ -258,11 +248,13 @@ def show(context: Context, recording_id: int, as_json: bool) -> None:
 @click.argument("recording_id", type=int)
 @pass_context
 def requeue(context: Context, recording_id: int) -> None:
-    """Put a recording back in the queue (fences off any job still running for it)."""
+    """Put a recording back in the queue and start it at once (fences off any job
+    still running for it)."""
     context.database()
     recording = ops.requeue(recording_id)
     click.echo(
-        f"requeued #{recording.id} {literal(recording.file_name)} (attempt {recording.attempt})"
+        f"requeued #{recording.id} {literal(recording.file_name)} (attempt {recording.attempt}): "
+        + ops.start([recording], context.settings)
     )
 
 
@@ -290,24 +282,24 @@ def fail(context: Context, recording_id: int, reason: str) -> None:
 def rediarize(context: Context, recording_ids: tuple[int, ...], pending: bool) -> None:
     """Redo diarization, analytics and store_results, keeping the transcript.
 
-    For example after a pyannote model was configured. The recordings are queued;
-    the next sweep (or `whisperops enqueue`) hands them to a worker, which starts
-    at the diarization step with the current settings.
+    For example after a pyannote model was configured. The recordings are queued
+    and enqueued at once; a worker starts them at the diarization step with the
+    current settings.
     """
     if not recording_ids and not pending:
         raise click.UsageError("give recording ids, or --pending")
     context.database()
-    queued = 0
+    queued = []
     for recording_id in recording_ids:
         recording = ops.rediarize(recording_id)
         click.echo(f"queued #{recording.id} {literal(recording.file_name)} for re-diarization")
-        queued += 1
+        queued.append(recording)
     if pending:
-        count = ops.rediarize_pending()
-        click.echo(f"queued {count} recordings pending diarization")
-        queued += count
+        flagged = ops.rediarize_pending()
+        click.echo(f"queued {len(flagged)} recordings pending diarization")
+        queued += flagged
     if queued:
-        click.echo("a worker picks them up after the next sweep (or run `whisperops enqueue`)")
+        click.echo(ops.start(queued, context.settings))
 
 
 @cli.command()
@@ -316,8 +308,7 @@ def enqueue(context: Context) -> None:
     """Put queued recordings without a live job on the transcribe queue (oldest first,
     at most max_in_flight in flight)."""
     context.database()
-    from whisperops.enqueue import enqueue_queued
-    from whisperops.queueing import transcribe_queue
+    from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
 
     report = enqueue_queued(transcribe_queue(context.redis()), context.settings)
     click.echo(
@@ -486,7 +477,6 @@ def doctor(context: Context, as_json: bool) -> None:
     Exits 0 when all is well, 1 when something needs fixing.
     """
     from whisperops.doctor import render, run_checks
-    from whisperops.errors import ConfigError
     from whisperops.preflight import Check
 
     try:
@@ -515,15 +505,15 @@ def config(context: Context, name: str | None) -> None:
             value = ",".join(str(item) for item in value)
         shown[key] = "" if value is None else str(value)
     if name is not None:
-        if name not in OPTIONS_BY_NAME:
+        if name not in OPTION_NAMES:
             raise WhisperopsError(
-                f"unknown setting {name!r}; known settings: {', '.join(OPTIONS_BY_NAME)}"
+                f"unknown setting {name!r}; known settings: {', '.join(OPTION_NAMES)}"
             )
         click.echo(shown[name])
         return
     click.echo(f"# config file: {settings.config_file or 'none'}")
-    for key, option in OPTIONS_BY_NAME.items():
-        click.echo(f"{key} = {shown[key]}    # {option.env_name}")
+    for key in OPTION_NAMES:
+        click.echo(f"{key} = {shown[key]}    # {env_name(key)}")
 
 
 @cli.group()
@@ -556,7 +546,7 @@ def valkey_run(context: Context) -> None:
     settings = context.settings
     if settings.redis_url:
         click.echo(
-            f"REDIS_URL is set ({mask_secret_url(settings.redis_url)}); no embedded Valkey needed"
+            f"REDIS_URL is set ({settings.redis_url}); no embedded Valkey needed"  # masked
         )
         while True:
             time.sleep(3600)

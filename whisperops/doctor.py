@@ -35,7 +35,7 @@ def database_checks(settings: Settings) -> list[Check]:
     from whisperops.migrations import pending
     from whisperops.service_errors import database_error
 
-    url = settings.database_url
+    url = settings.database_url.get_secret_value()
     shown = mask_secret_url(url)
     try:
         database = bind_database(url)
@@ -89,7 +89,7 @@ def redis_checks(settings: Settings) -> list[Check]:
     """Reachable with its version, and the workers online per queue."""
     from rq import Queue, Worker
 
-    from whisperops.queues import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
+    from whisperops.jobs.names import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
     from whisperops.redis_server import known_redis_url
     from whisperops.service_errors import redis_error_for
 

@@ -18,7 +18,8 @@ from peewee import (
     TextField,
 )
 
-from whisperops.db import BaseModel, utcnow
+from whisperops.clock import utcnow
+from whisperops.db import BaseModel
 
 
 class Status(str, Enum):

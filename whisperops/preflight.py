@@ -137,7 +137,7 @@ def pyannote_check(settings: Settings) -> Check:
             "pip install 'whisperops[diarization]'",
         )
     # As the worker will load it (imports nothing heavy: torch is loaded on first use).
-    from whisperops.pipeline.pyannote_diarizer import holds_pipeline, local_pipeline
+    from whisperops.pipeline.diarization.pyannote_backend import holds_pipeline, local_pipeline
 
     local = local_pipeline(model)
     if local is not None:

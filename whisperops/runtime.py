@@ -1,10 +1,9 @@
-"""Per-process state of a long-running whisperops process: settings and the bound DB."""
+"""Per-process state of a long-running whisperops process: its settings (the database is
+bound for them when they are set)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from peewee import Database
 
 from whisperops.config import Settings, load_settings
 from whisperops.db import bind_database
@@ -13,7 +12,6 @@ from whisperops.db import bind_database
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    database: Database
 
 
 _current: Runtime | None = None
@@ -22,7 +20,8 @@ _current: Runtime | None = None
 def init_runtime(settings: Settings) -> Runtime:
     """Bind the database for ``settings`` and make them this process's runtime."""
     global _current
-    _current = Runtime(settings, bind_database(settings.database_url))
+    bind_database(settings.database_url.get_secret_value())
+    _current = Runtime(settings)
     return _current
 
 

@@ -7,8 +7,8 @@ import logging
 from redis import Redis
 from rq_scheduler import Scheduler
 
+from whisperops.clock import utcnow
 from whisperops.config import Settings
-from whisperops.db import utcnow
 from whisperops.jobs.names import MAINTENANCE_QUEUE, RUN_SCHEDULED_SWEEP, SWEEP_JOB_ID
 from whisperops.redis_server import REDIS_DOWN
 from whisperops.service_errors import Outage

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 
+from whisperops.clock import utcnow
 from whisperops.config import Settings
-from whisperops.db import utcnow
 from whisperops.jobs.enqueue import EnqueueReport, enqueue_queued, transcribe_queue
 from whisperops.jobs.names import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 from whisperops.models import Recording, Status

@@ -1,7 +1,7 @@
 """`whisperops watch`: ingest audio files dropped into the inbox once they stop changing.
 
 A file is taken when its size and modification time are the same on two polls in
-a row and it is at least ``watcher_stable_seconds`` old, so a file still being
+a row and it is at least ``watcher_stable_sec`` old, so a file still being
 copied in is left alone. Only audio extensions; symlinks and anything that
 resolves outside the inbox are refused; SHA-256 de-duplication is the one in
 ops.ingest_file.
@@ -67,7 +67,7 @@ class InboxWatcher:
                 log.info("Watcher: %r vanished before it was taken; ignored", str(path))
                 continue
             signature = (stat.st_size, stat.st_mtime_ns)
-            old_enough = self.clock() - stat.st_mtime >= self.settings.watcher_stable_seconds
+            old_enough = self.clock() - stat.st_mtime >= self.settings.watcher_stable_sec
             if self.last_seen.get(path) != signature or not old_enough:
                 self.last_seen[path] = signature
                 continue
@@ -91,7 +91,7 @@ class InboxWatcher:
             "Watching %s every %ss (stable after %ss%s)",
             self.inbox,
             self.settings.watcher_poll_sec,
-            self.settings.watcher_stable_seconds,
+            self.settings.watcher_stable_sec,
             ", with subfolders" if self.settings.watcher_recursive else "",
         )
         database = Outage("Watcher: the database", log)
@@ -101,7 +101,7 @@ class InboxWatcher:
                 if any(result.outcome == "added" for result in taken):
                     self.enqueue_now()
             except Exception as exc:  # one bad poll (DB down) must not stop the watcher
-                if database_error(exc, self.settings.database_url) is None:
+                if database_error(exc, self.settings.database_url.get_secret_value()) is None:
                     log.exception("Watcher poll failed; retrying")
                 else:  # one line when it goes, one when it is back
                     database.down(exc)
@@ -115,8 +115,7 @@ class InboxWatcher:
 
         Best effort: if Redis cannot be reached the sweep enqueues them later.
         """
-        from whisperops.enqueue import enqueue_queued
-        from whisperops.queueing import transcribe_queue
+        from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
         from whisperops.redis_server import connect_redis
 
         try:

@@ -1,6 +1,5 @@
 """The operations module on SQLite and PostgreSQL."""
 
-import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -92,7 +91,7 @@ def test_allowed_dirs_refuse_paths_and_symlinks_outside(
     inbox.mkdir()
     write_tone_wav(inbox / "inside.wav", frequency=300)
     (inbox / "escape.wav").symlink_to(audio_dir / "call one.wav")
-    restricted = dataclasses.replace(settings, allowed_dirs=(inbox,))
+    restricted = settings.replace(allowed_dirs=(inbox,))
 
     results = ops.add_paths([inbox, audio_dir / "call-two.wav"], restricted)
 

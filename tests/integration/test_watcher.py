@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -26,7 +25,7 @@ class Clock:
 
 @pytest.fixture
 def watcher_settings(settings: Settings, migrated_db, tmp_path: Path) -> Settings:
-    return dataclasses.replace(settings, inbox_dir=tmp_path / "inbox", watcher_stable_seconds=5)
+    return settings.replace(inbox_dir=tmp_path / "inbox", watcher_stable_sec=5)
 
 
 def settle(path: Path, age_sec: float, clock: Clock) -> None:
@@ -145,7 +144,7 @@ def test_subfolders_only_when_enabled(watcher_settings: Settings) -> None:
     flat.poll_once()
     assert flat.poll_once() == []
 
-    recursive = InboxWatcher(dataclasses.replace(watcher_settings, watcher_recursive=True), clock)
+    recursive = InboxWatcher(watcher_settings.replace(watcher_recursive=True), clock)
     recursive.poll_once()
     assert names(recursive.poll_once()) == [("deep.wav", "added")]
 
@@ -167,10 +166,10 @@ def test_taken_files_are_enqueued_at_once(
 ) -> None:
     from rq import Queue
 
-    from whisperops.queues import TRANSCRIBE_QUEUE
+    from whisperops.jobs.names import TRANSCRIBE_QUEUE
 
     clock = Clock(1_000_000.0)
-    watcher = InboxWatcher(dataclasses.replace(watcher_settings, redis_url=redis_url), clock)
+    watcher = InboxWatcher(watcher_settings.replace(redis_url=redis_url), clock)
     call = write_tone_wav(watcher_settings.inbox_dir / "call.wav", frequency=300)
     settle(call, 60, clock)
     watcher.poll_once()

@@ -5,7 +5,6 @@ from rq.timeouts import JobTimeoutException
 from whisperops.pipeline.diarization.speakers import assign_speakers
 from whisperops.pipeline.failures import failure_message
 from whisperops.pipeline.filename_fields import parse_filename_fields
-from whisperops.pipeline.job_state import short_duration
 from whisperops.pipeline.segments import Segment, SpeakerTurn, Word
 from whisperops.pipeline.steps.analytics import compute_analytics
 from whisperops.pipeline.writers import to_srt, to_txt, to_vtt
@@ -115,4 +114,3 @@ def test_failure_messages_follow_the_spec_formats() -> None:
     assert failure_message("transcribe", 3, RuntimeError("oom")) == (
         "Step transcribe (3 segments) failed: oom"
     )
-    assert short_duration(28 * 60 + 10) == "28m" and short_duration(42.7) == "42s"

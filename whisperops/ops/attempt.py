@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from whisperops.db import database_proxy, utcnow
+from whisperops.clock import utcnow
+from whisperops.db import database_proxy
 from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, no_progress
 from whisperops.ops.transitions import guarded_update
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from peewee import IntegrityError
 
+from whisperops.clock import utcnow
 from whisperops.config import Settings
-from whisperops.db import database_proxy, utcnow
+from whisperops.db import database_proxy
 from whisperops.models import Recording, Status
 
 log = logging.getLogger(__name__)

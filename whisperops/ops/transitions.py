@@ -17,7 +17,8 @@ from typing import Any
 
 from peewee import Expression
 
-from whisperops.db import database_proxy, utcnow
+from whisperops.clock import utcnow
+from whisperops.db import database_proxy
 from whisperops.errors import InvalidTransitionError, WhisperopsError
 from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, no_progress
 from whisperops.ops.queries import get_recording

@@ -7,7 +7,8 @@ import logging
 import threading
 from datetime import timedelta
 
-from whisperops.db import database_proxy, utcnow
+from whisperops.clock import utcnow
+from whisperops.db import database_proxy
 from whisperops.models import Step
 from whisperops.ops.attempt import Fenced
 from whisperops.pipeline.job_state import JobState
@@ -34,7 +35,7 @@ class Heartbeat(threading.Thread):
                 self.state.fenced.set()
                 return
             except Exception as exc:  # a DB blip must not kill the heartbeat
-                if database_error(exc, self.state.settings.database_url) is None:
+                if database_error(exc, self.state.settings.database_url.get_secret_value()) is None:
                     log.warning("Heartbeat write failed for %s", self.state.who, exc_info=True)
                 else:  # one line when it goes, one when it is back
                     outage.down(exc)

@@ -10,8 +10,8 @@ from whisperops.config import Settings
 from whisperops.models import Recording, Step, StepOutcome
 from whisperops.ops.attempt import Fenced, FencedRecording
 from whisperops.pipeline.media import AudioInfo
-from whisperops.pipeline.progress import PaceTracker, ProgressEstimator
 from whisperops.pipeline.segments import Segment
+from whisperops.progress import PaceTracker, ProgressEstimator
 
 pace = PaceTracker()
 """This worker's observed transcription pace, carried from job to job (the worker seeds
@@ -56,9 +56,3 @@ class JobState:
         if shutdown_requested.is_set():
             raise ShutdownRequested("worker shutting down")
 
-
-def short_duration(seconds: float | None) -> str:
-    """The job log's durations: '28m' for minutes, '45s' under a minute."""
-    if seconds is None:
-        return "?"
-    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{int(seconds)}s"

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from whisperops.models import StepOutcome
-from whisperops.pipeline.job_state import JobState, StepResult, short_duration
+from whisperops.pipeline.job_state import JobState, StepResult
 from whisperops.pipeline.media import probe_audio
+from whisperops.text import format_duration
 
 
 def extract_metadata(state: JobState) -> StepResult:
@@ -16,6 +17,6 @@ def extract_metadata(state: JobState) -> StepResult:
     stored = audio.as_dict()
     state.fence.update(**stored, metadata_json=json.dumps(stored))
     return StepOutcome.OK, (
-        f"{short_duration(audio.duration_sec)}, {audio.codec}, "
+        f"{format_duration(audio.duration_sec)}, {audio.codec}, "
         f"{audio.sample_rate} Hz, {audio.channels} ch"
     )

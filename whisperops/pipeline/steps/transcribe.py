@@ -6,14 +6,15 @@ import logging
 import time
 from pathlib import Path
 
-from whisperops.db import utcnow
+from whisperops.clock import utcnow
 from whisperops.models import StepOutcome
 from whisperops.pipeline.diarization.choice import diarization_backend
 from whisperops.pipeline.diarization.protocol import Skip
 from whisperops.pipeline.heartbeat import progress_fields
-from whisperops.pipeline.job_state import JobState, StepResult, pace, short_duration
-from whisperops.pipeline.progress import ProgressEstimator
+from whisperops.pipeline.job_state import JobState, StepResult, pace
 from whisperops.pipeline.transcriber import TranscriptionInfo, model_label, start_transcription
+from whisperops.progress import ProgressEstimator
+from whisperops.text import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def word_timings_for(state: JobState) -> str | None:
 def transcribe(state: JobState) -> StepResult:
     settings = state.settings
     duration = state.audio.duration_sec if state.audio else None
-    log.info("Step 2: Transcribing audio... (duration %s) %s", short_duration(duration), state.who)
+    log.info("Step 2: Transcribing audio... (duration %s) %s", format_duration(duration), state.who)
     started = time.monotonic()
     words_for = word_timings_for(state)
 
@@ -64,7 +65,7 @@ def transcribe(state: JobState) -> StepResult:
     )
     log.info(
         "Decoding %s of speech, %s, %s %s",
-        short_duration(info.speech_sec),
+        format_duration(info.speech_sec),
         info.mode,
         word_timings_text(info, words_for),
         state.who,
@@ -92,7 +93,7 @@ def transcribe(state: JobState) -> StepResult:
     log.info(
         "Transcription done: %d segments in %s (language %s, %s) %s",
         len(state.segments),
-        short_duration(took),
+        format_duration(took),
         info.language,
         info.mode,
         state.who,
@@ -114,12 +115,12 @@ def log_progress(state: JobState) -> None:
     estimate = state.estimator.estimate()
     remaining = ""
     if estimate.remaining_sec is not None:
-        remaining = f", ~{short_duration(estimate.remaining_sec)} remaining"
+        remaining = f", ~{format_duration(estimate.remaining_sec)} remaining"
     log.info(
         "Transcription progress: %d segments (~%d%% estimated, elapsed %s%s) %s",
         len(state.segments),
         round(estimate.ratio * 100),
-        short_duration(estimate.elapsed_sec),
+        format_duration(estimate.elapsed_sec),
         remaining,
         state.who,
     )
