@@ -102,7 +102,7 @@ class WhisperopsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._part(
-            "database", "whisperops_database_up", "the database", self._database_metrics
+            "database", "whisperops_database_up", "the database", self._read_database
         )
         yield from self._part("Redis", "whisperops_redis_up", "Redis", self._redis_metrics)
 
@@ -121,12 +121,14 @@ class WhisperopsCollector(Collector):
             up.add_metric([], 0)
         else:
             self.outages[label].up()
-        finally:
-            database_proxy.close()  # no connection held between scrapes
         yield up
         yield from families
 
     # --- database --------------------------------------------------------------
+
+    def _read_database(self) -> list[Metric]:
+        with database_proxy.connection_context():  # no connection held between scrapes
+            return list(self._database_metrics())
 
     def _status_counts(self) -> dict[Status, int]:
         counts = {
