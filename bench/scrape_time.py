@@ -25,9 +25,9 @@ from bench.sweep_scaling import for_each_backend, insert, rows
 from whisperops.clock import utcnow
 from whisperops.config import load_settings
 from whisperops.db import database_proxy
-from whisperops.exporter import build_registry
 from whisperops.migrations import migrate
 from whisperops.models import Status, StepRun
+from whisperops.monitoring.exporter import build_registry
 from whisperops.runtime import init_runtime
 
 PROCESSING = 200

@@ -132,7 +132,7 @@ class Stack:
             self._check(deadline, "the worker never calibrated")
         settings = load_settings(environ={"WHISPEROPS_DATA_DIR": str(self.data_dir)})
         from whisperops.jobs.enqueue import transcribe_queue
-        from whisperops.layout import resolve_layout
+        from whisperops.worker.layout import resolve_layout
 
         expected = resolve_layout(settings).processes
         self.settings = init_runtime(settings).settings

@@ -9,9 +9,9 @@ from rq_scheduler import Scheduler
 
 from whisperops.clock import utcnow
 from whisperops.config import Settings
+from whisperops.health.service_errors import Outage
 from whisperops.jobs.names import MAINTENANCE_QUEUE, RUN_SCHEDULED_SWEEP, SWEEP_JOB_ID
 from whisperops.redis_server import REDIS_DOWN
-from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 

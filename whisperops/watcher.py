@@ -16,7 +16,7 @@ from pathlib import Path
 
 from whisperops import ops
 from whisperops.config import Settings
-from whisperops.service_errors import Outage, database_error
+from whisperops.health.service_errors import Outage, database_error
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from tests.audio import write_tone_wav
 from tests.integration.cli_runner import run_cli
 from tests.privileges import without_read_override
 from whisperops import ops
-from whisperops.ops import transitions
 from whisperops.config import Settings
 from whisperops.errors import InvalidTransitionError, NotFoundError, WhisperopsError
 from whisperops.models import Recording, Status
+from whisperops.ops import transitions
 
 
 def outcomes(results: list[ops.AddResult]) -> list[tuple[str, str, str]]:

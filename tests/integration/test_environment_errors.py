@@ -24,7 +24,7 @@ from tests.integration.cli_runner import ROOT, clean_environment, run_cli
 from tests.privileges import without_read_override
 from tests.refusing_postgres import RefusingPostgres
 from tests.reliability.harness import Valkey, wait_until
-from whisperops.service_errors import EX_UNAVAILABLE, Outage
+from whisperops.health.service_errors import EX_UNAVAILABLE, Outage
 
 SECRET = "Env-S3cret-pw"
 BAD_SETTING = 2

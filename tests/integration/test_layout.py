@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cli_runner import run_cli
-from whisperops import layout
 from whisperops.config import Settings
 from whisperops.pipeline.transcriber import usable_cores
+from whisperops.worker import layout
 
 AUTO = {
     "WHISPEROPS_WORKER_PROCESSES": "auto",

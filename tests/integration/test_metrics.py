@@ -19,8 +19,8 @@ from tests.conftest import free_port
 from tests.console.conftest import NOW, fill, frozen_now
 from whisperops.config import Settings
 from whisperops.jobs.names import STUCK_COUNTER_KEY
-from whisperops.metrics import WhisperopsCollector
 from whisperops.models import Recording, Status, StepOutcome, StepRun
+from whisperops.monitoring.metrics import WhisperopsCollector
 from whisperops.runtime import init_runtime
 
 ROOT = Path(__file__).resolve().parents[2]

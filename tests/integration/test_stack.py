@@ -17,9 +17,9 @@ from tests.conftest import free_port
 from tests.integration.cli_runner import stack_environment, start_stack
 from whisperops.config import load_settings
 from whisperops.db import bind_database
-from whisperops.layout import resolve_layout
 from whisperops.models import Recording, Status
 from whisperops.redis_server import read_embedded
+from whisperops.worker.layout import resolve_layout
 
 
 def descendants(root: int) -> set[int]:

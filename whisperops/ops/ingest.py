@@ -126,5 +126,3 @@ def add_paths(paths: Iterable[Path], settings: Settings) -> list[AddResult]:
             continue
         results.extend(ingest_file(candidate, settings) for candidate in _candidates(path))
     return results
-
-

@@ -25,9 +25,9 @@ def start(recordings: Sequence[Recording], settings: Settings) -> str:
         return "nothing to start"
     from redis import Redis
 
+    from whisperops.health.service_errors import redis_error_for
     from whisperops.jobs.enqueue import enqueue_attempt, transcribe_queue
     from whisperops.redis_server import known_redis_url
-    from whisperops.service_errors import redis_error_for
 
     url = known_redis_url(settings)
     if url is None:

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from whisperops.clock import utcnow
 from whisperops.db import database_proxy
+from whisperops.health.service_errors import Outage, database_error
 from whisperops.models import Step
 from whisperops.ops.attempt import Fenced
 from whisperops.pipeline.job_state import JobState
-from whisperops.service_errors import Outage, database_error
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ class Heartbeat(threading.Thread):
         outage = Outage(f"Heartbeat of {self.state.who}: the database", log)
         while not self.stopping.wait(self.interval):
             try:
-                self.state.fence.update(**progress_fields(self.state))
+                # Its own connection, closed after each beat: the job's thread holds another.
+                with database_proxy.connection_context():
+                    self.state.fence.update(**progress_fields(self.state))
             except Fenced:
                 self.state.fenced.set()
                 return
@@ -41,8 +43,6 @@ class Heartbeat(threading.Thread):
                     outage.down(exc)
             else:
                 outage.up()
-            finally:
-                database_proxy.close()
 
     def stop(self) -> None:
         self.stopping.set()

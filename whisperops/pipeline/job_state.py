@@ -55,4 +55,3 @@ class JobState:
             raise Fenced(f"recording {self.recording.id} attempt {self.fence.attempt} superseded")
         if shutdown_requested.is_set():
             raise ShutdownRequested("worker shutting down")
-

@@ -95,7 +95,7 @@ class LoadedModel:
 
 def load_model(settings: Settings) -> LoadedModel:
     """The model for these (resolved) settings, loaded on first use and kept for the process."""
-    from whisperops.layout import concrete
+    from whisperops.worker.layout import concrete
 
     settings = concrete(settings)
     replicas = replicas_for(settings.cpu_threads, settings.device)
@@ -140,7 +140,7 @@ def warm_up(model) -> None:
     (and the progress estimate would learn as this worker's pace)."""
     from faster_whisper.audio import decode_audio
 
-    from whisperops.calibration import SPEECH_SAMPLE
+    from whisperops.worker.calibration import SPEECH_SAMPLE
 
     sample = decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)[: 10 * SAMPLE_RATE]
     segments, _ = model.transcribe(sample, beam_size=1, without_timestamps=True)
@@ -193,7 +193,7 @@ def start_transcription(
     """
     from faster_whisper.audio import decode_audio
 
-    from whisperops.layout import concrete
+    from whisperops.worker.layout import concrete
 
     settings = concrete(settings)
     loaded = load_model(settings)

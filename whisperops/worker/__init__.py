@@ -21,11 +21,11 @@ from rq.worker import WorkerStatus
 
 from whisperops.config import Settings
 from whisperops.db import database_proxy
+from whisperops.health.service_errors import Outage
 from whisperops.jobs.names import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
-from whisperops.layout import applied, concrete, resolve_layout
 from whisperops.redis_server import REDIS_DOWN, connect_redis
 from whisperops.runtime import init_runtime
-from whisperops.service_errors import Outage
+from whisperops.worker.layout import applied, concrete, resolve_layout
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,9 @@ class TranscribeWorker(OutlivesRedis):
 def prepare_transcribe_process(settings: Settings) -> None:
     """What a transcribe worker process does once, before its first job."""
     init_runtime(settings)
-    from whisperops.layout import cached_calibration, calibration_key
     from whisperops.pipeline.job_state import pace, shutdown_requested
     from whisperops.pipeline.transcriber import load_model
+    from whisperops.worker.layout import cached_calibration, calibration_key
 
     load_model(settings)  # once per process, before the first job arrives
     calibration = cached_calibration(

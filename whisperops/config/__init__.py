@@ -4,7 +4,7 @@ Precedence, lowest to highest: built-in defaults, the config file
 (``--config FILE`` or ``WHISPEROPS_CONFIG``), then environment variables.
 ``DATABASE_URL`` and ``REDIS_URL`` keep their conventional names; every other
 setting is ``WHISPEROPS_<NAME>``. A bad value stops the program at start with
-one line that names the setting and says what is allowed (config_sources.py).
+one line that names the setting and says what is allowed (config/sources.py).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from whisperops import config_sources
-from whisperops.config_sources import ConfigFileSource, EnvironmentSource, config_error
-from whisperops.config_types import (
+from whisperops.config import sources
+from whisperops.config.sources import ConfigFileSource, EnvironmentSource, config_error
+from whisperops.config.types import (
     AutoOrCount,
     AutoOrPositive,
     Choice,
@@ -303,7 +303,7 @@ OPTION_NAMES = tuple(name for name in Settings.model_fields if name != "config_f
 
 def env_name(name: str) -> str:
     """The environment variable that sets ``name`` (DATABASE_URL, WHISPEROPS_MODEL, ...)."""
-    return config_sources.env_name(Settings, name)
+    return sources.env_name(Settings, name)
 
 
 def _default_data_dir(environ: Mapping[str, str]) -> Path:

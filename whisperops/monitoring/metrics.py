@@ -30,10 +30,10 @@ from prometheus_client.registry import Collector
 
 from whisperops.clock import utcnow
 from whisperops.db import database_proxy
+from whisperops.health.service_errors import Outage
 from whisperops.jobs.names import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
 from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
 from whisperops.progress import live_progress
-from whisperops.service_errors import Outage
 
 log = logging.getLogger(__name__)
 

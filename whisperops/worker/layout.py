@@ -5,7 +5,7 @@ processes get through a pile of recordings 1.4x faster than one with 2 CTranslat
 threads, while faster-whisper's own CPU benchmark uses 8 threads. So the settings
 left at 'auto' (``worker_processes``, ``cpu_threads``, ``batch_size``) are filled
 from a short calibration on the configured model and a bundled clip of real speech
-(:mod:`whisperops.calibration` measures): the calibrated thread count and batch
+(:mod:`whisperops.worker.calibration` measures): the calibrated thread count and batch
 size, and processes = cores / threads, never more than the memory available holds.
 
 The calibration is cached per host, model, device, compute type and beam size in
@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from whisperops.calibration import Calibration, measure_in_child
 from whisperops.config import Settings
 from whisperops.pipeline.transcriber import model_location, replicas_for, usable_cores
+from whisperops.worker.calibration import Calibration, measure_in_child
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import asdict
 
 from whisperops.config import Settings, mask_secret_url
-from whisperops.preflight import Check, folder_check, model_check, pyannote_check
+from whisperops.health.preflight import Check, folder_check, model_check, pyannote_check
 
 CLOCK_SKEW_LIMIT_SEC = 2.0
 """Beyond this, the sweep's "stuck for N seconds" and the ETAs are off by as much."""
@@ -32,8 +32,8 @@ def _failure(name: str, exc: BaseException, describe) -> Check:
 def database_checks(settings: Settings) -> list[Check]:
     """Reachable, migrated, and the clock difference between this host and its server."""
     from whisperops.db import bind_database, is_postgres
+    from whisperops.health.service_errors import database_error
     from whisperops.migrations import pending
-    from whisperops.service_errors import database_error
 
     url = settings.database_url.get_secret_value()
     shown = mask_secret_url(url)
@@ -89,9 +89,9 @@ def redis_checks(settings: Settings) -> list[Check]:
     """Reachable with its version, and the workers online per queue."""
     from rq import Queue, Worker
 
+    from whisperops.health.service_errors import redis_error_for
     from whisperops.jobs.names import MAINTENANCE_QUEUE, TRANSCRIBE_QUEUE
     from whisperops.redis_server import known_redis_url
-    from whisperops.service_errors import redis_error_for
 
     url = known_redis_url(settings)
     if url is None:
@@ -143,8 +143,8 @@ def model_load_check(settings: Settings) -> Check:
     found = model_check(settings)
     if not found.ok or "not downloaded yet" in found.detail:
         return found  # loading it would start a download of up to a few GB
-    from whisperops.layout import resolved_compute_type, resolved_device
     from whisperops.pipeline.transcriber import model_location
+    from whisperops.worker.layout import resolved_compute_type, resolved_device
 
     try:
         device = resolved_device(settings)

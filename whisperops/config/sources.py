@@ -19,7 +19,7 @@ from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, TomlConfigSettingsSource
 
-from whisperops.config_types import MaskedSecret, mask_secret
+from whisperops.config.types import MaskedSecret, mask_secret
 from whisperops.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import threading
 from prometheus_client import CollectorRegistry, start_http_server
 
 from whisperops.config import Settings
-from whisperops.metrics import WhisperopsCollector
+from whisperops.monitoring.metrics import WhisperopsCollector
 from whisperops.redis_server import observer_connector
 from whisperops.runtime import init_runtime
 

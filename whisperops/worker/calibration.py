@@ -9,9 +9,9 @@ it beats a single sequential stream. The process's peak memory is recorded too, 
 the layout can bound the processes by the memory available.
 
 :func:`measure_in_child` runs it in a process of its own (``python -m
-whisperops.calibration``), so the worker that later forks its pool never has
+whisperops.worker.calibration``), so the worker that later forks its pool never has
 CTranslate2's threads running. Choosing and caching the layout is
-:mod:`whisperops.layout`'s job.
+:mod:`whisperops.worker.layout`'s job.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def measure_in_child(settings: Settings, compute_type: str, key: str) -> Calibra
         "key": key,
     }
     child = subprocess.run(
-        [sys.executable, "-m", "whisperops.calibration", json.dumps(request)],
+        [sys.executable, "-m", "whisperops.worker.calibration", json.dumps(request)],
         capture_output=True,
         text=True,
         check=False,

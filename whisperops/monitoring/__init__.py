@@ -1,0 +1,2 @@
+"""Prometheus metrics, computed on scrape from the database and RQ, and the exporter
+that serves them."""
