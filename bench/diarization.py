@@ -32,6 +32,7 @@ from scripts.stereo_calls import (
 )
 from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
 from whisperops.pipeline.transcriber import load_model
+from whisperops.worker.layout import concrete
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 
@@ -46,7 +47,7 @@ def best_of(runs: int, action) -> float:
 
 
 def transcribe_seconds(settings, path: Path, word_timestamps: bool) -> float:
-    model = load_model(settings).model
+    model = load_model(concrete(settings)).model
 
     def run() -> None:
         segments, _info = model.transcribe(

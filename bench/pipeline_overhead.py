@@ -25,11 +25,12 @@ from whisperops import ops
 from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
 from whisperops.models import Recording, Status
 from whisperops.pipeline.transcriber import load_model
-from whisperops.worker import build_transcribe_worker
+from whisperops.worker.layout import concrete
+from whisperops.worker.rq_workers import build_transcribe_worker
 
 
 def bare(settings, paths: list[Path]) -> float:
-    model = load_model(settings).model
+    model = load_model(concrete(settings)).model
     with Stopwatch() as watch:
         for path in paths:
             segments, _info = model.transcribe(
@@ -94,7 +95,7 @@ def main() -> None:
         speech_file(audio, f"short-{i:02d}.wav", 8, seed=100 + i)
         for i in range(options.short_files)
     ]
-    load_model(settings)  # both sides share the one loaded model
+    load_model(concrete(settings))  # both sides share the one loaded model
 
     if options.only != "throughput":
         report_overhead(settings, long_file, options)

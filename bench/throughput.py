@@ -246,7 +246,7 @@ def measure_stack(folder: Path, parts: dict[str, list[Path]], repeat: int, bare_
     stack.log.seek(0)
     for line in stack.log:
         if "Worker layout" in line:
-            print(f"  {line.split('INFO whisperops.worker: ')[-1].strip()}")
+            print(f"  {line.split('INFO whisperops.worker.rq_workers: ')[-1].strip()}")
     return {
         "workers": workers,
         "seconds": {part: min(times) for part, times in took.items()},

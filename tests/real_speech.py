@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from scripts.stereo_calls import SAMPLE_RATE, write_wav
-from whisperops.worker.calibration import SPEECH_SAMPLE
+from whisperops.pipeline.transcriber import SPEECH_SAMPLE
 
 CALL_SECONDS = 30.0
 GAINS = (1.0, 0.5, 1.6, 0.8, 1.2)

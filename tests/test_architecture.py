@@ -100,3 +100,27 @@ def test_each_entry_point_is_thin_and_runs(module: str) -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("Usage: whisperops "), shown.stdout
+
+
+def test_no_module_imports_itself_back() -> None:
+    """No import cycles, lazy imports included: each room can be read (and changed) on
+    its own, starting from what it imports."""
+    import grimp
+
+    graph = grimp.build_graph("whisperops")
+    cycles = sorted(
+        (module, imported)
+        for module in graph.modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    )
+    assert cycles == []
+
+
+def test_no_module_is_too_long_to_read_in_one_sitting() -> None:
+    package = Path(__file__).resolve().parents[1] / "whisperops"
+    lengths = {
+        str(path.relative_to(package)): len(path.read_text().splitlines())
+        for path in package.rglob("*.py")
+    }
+    assert {name: lines for name, lines in lengths.items() if lines > 350} == {}

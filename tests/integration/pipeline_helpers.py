@@ -10,7 +10,7 @@ from whisperops import ops
 from whisperops.config import Settings
 from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 from whisperops.models import Recording
-from whisperops.worker import build_transcribe_worker
+from whisperops.worker.rq_workers import build_transcribe_worker
 
 
 def ingest(settings: Settings, path: Path) -> Recording:

@@ -313,7 +313,7 @@ def test_worker_heartbeats_in_redis_while_a_job_runs(
     not taken for abandoned: its Redis heartbeat goes on during the job."""
     import threading
 
-    from whisperops.worker import build_transcribe_worker
+    from whisperops.worker.rq_workers import build_transcribe_worker
 
     enqueue(pipeline_settings, ingest(pipeline_settings, long_speech_wav))
     worker = build_transcribe_worker(pipeline_settings)

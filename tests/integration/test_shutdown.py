@@ -18,7 +18,7 @@ from whisperops.jobs.enqueue import enqueue_recording, transcribe_queue
 from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
 from whisperops.runtime import init_runtime
 from whisperops.sweep import enqueue_pending_recordings
-from whisperops.worker import build_transcribe_worker
+from whisperops.worker.rq_workers import build_transcribe_worker
 
 
 def test_sigterm_mid_transcription_releases_recording_without_using_a_retry(

@@ -25,7 +25,7 @@ from whisperops.models import Recording, Status, StepOutcome, StepRun
 from whisperops.runtime import init_runtime
 from whisperops.scheduler import build_scheduler, register_sweep
 from whisperops.sweep import enqueue_pending_recordings, run_scheduled_sweep
-from whisperops.worker import build_maintenance_worker
+from whisperops.worker.rq_workers import build_maintenance_worker
 
 NOW = datetime(2026, 11, 30, 12, 0, 0)
 

@@ -56,7 +56,7 @@ def worker(
         require(worker_checks(settings))
     context.database(wait_sec=STARTUP_MIGRATION_WAIT_SEC)
     context.redis(wait=True)
-    from whisperops.worker import run_worker
+    from whisperops.worker.rq_workers import run_worker
 
     run_worker(settings, burst=burst, name=name, maintenance=maintenance)
 

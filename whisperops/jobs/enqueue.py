@@ -112,6 +112,11 @@ def running_count(queue: Queue) -> int:
     return max(processing, taken + started)
 
 
+def room_in_flight(queue: Queue, settings: Settings) -> int:
+    """How many more jobs ``max_in_flight`` allows now (running plus waiting count)."""
+    return max(0, settings.max_in_flight - running_count(queue) - queue.count)
+
+
 def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
     waiting_jobs = queue.count
     in_flight = running_count(queue) + waiting_jobs

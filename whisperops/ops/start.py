@@ -20,39 +20,56 @@ CONNECT_TIMEOUT_SEC = 3.0
 
 
 def start(recordings: Sequence[Recording], settings: Settings) -> str:
-    """Enqueue queued recordings at their current attempt now; one sentence on the result."""
+    """Enqueue queued recordings at their current attempt now; one sentence on the result.
+
+    At most the room ``max_in_flight`` leaves (and always one: the recording an
+    operator just requeued starts); the sweep enqueues the rest as room frees.
+    """
     if not recordings:
         return "nothing to start"
     from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from whisperops.health.service_errors import redis_error_for
-    from whisperops.jobs.enqueue import enqueue_attempt, transcribe_queue
+    from whisperops.jobs.enqueue import enqueue_attempt, room_in_flight, transcribe_queue
     from whisperops.redis_server import known_redis_url
 
     url = known_redis_url(settings)
     if url is None:
-        return "the embedded Valkey is not running: the next sweep enqueues it"
+        return f"the embedded Valkey is not running: the next sweep enqueues {_count(recordings)}"
     connection = Redis.from_url(
-        url, socket_connect_timeout=CONNECT_TIMEOUT_SEC, socket_timeout=CONNECT_TIMEOUT_SEC
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SEC,
+        socket_timeout=CONNECT_TIMEOUT_SEC,
+        retry=Retry(NoBackoff(), 0),
     )
     queue = transcribe_queue(connection)
     started = []
     try:
-        for recording in recordings:
+        now = recordings[: max(1, room_in_flight(queue, settings))]
+        for recording in now:
             started.append(enqueue_attempt(queue, recording, settings))
     except Exception as exc:
         error = redis_error_for(exc, settings)
         if error is None:
             raise
         log.warning("Could not enqueue at once (%s); the next sweep will", error)
-        left = len(recordings) - len(started)
-        return f"not started ({error}): the next sweep enqueues {_count(left)}"
+        return (
+            f"not started ({error}): the next sweep enqueues {_count(recordings[len(started) :])}"
+        )
     finally:
         connection.close()
-    if len(started) == 1:
-        return f"started as job {started[0].id}"
-    return f"started {len(started)} jobs"
+    said = (
+        f"started as job {started[0].id}" if len(started) == 1 else f"started {len(started)} jobs"
+    )
+    if len(started) < len(recordings):
+        said += (
+            f"; the sweep enqueues the other {len(recordings) - len(started)} as room frees "
+            f"(max_in_flight {settings.max_in_flight})"
+        )
+    return said
 
 
-def _count(number: int) -> str:
-    return "it" if number == 1 else f"these {number}"
+def _count(recordings: Sequence[Recording]) -> str:
+    return "it" if len(recordings) == 1 else f"these {len(recordings)}"

@@ -20,6 +20,7 @@ from whisperops.pipeline.media import MediaError
 from whisperops.pipeline.resume import resume_point
 from whisperops.pipeline.steps import PIPELINE
 from whisperops.runtime import runtime
+from whisperops.worker.layout import concrete
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def process_recording(recording_id: int, attempt: int) -> str:
     step over its kept transcript. Returns the final status ('done', 'failed',
     'released' on shutdown, or 'superseded' when fenced off).
     """
-    settings = runtime().settings
+    # Resolved here, not in the transcriber: the layout's calibration decodes with it.
+    settings = concrete(runtime().settings)
     fence = FencedRecording(recording_id, attempt)
     recording = fence.claim()
     if recording is None:

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 
+SPEECH_SAMPLE = Path(__file__).parents[1] / "assets" / "speech-sample.ogg"
+"""30 s of two people talking on a phone line (pyannote.audio's sample, MIT licence),
+bundled: it warms the model up, and the calibration times decoding on it."""
+
 BATCHED_DECODING = {"vad_filter": True, "without_timestamps": True, "word_timestamps": True}
 """How batched decoding decodes each chunk (the calibration measures the same)."""
 
@@ -94,10 +98,11 @@ class LoadedModel:
 
 
 def load_model(settings: Settings) -> LoadedModel:
-    """The model for these (resolved) settings, loaded on first use and kept for the process."""
-    from whisperops.worker.layout import concrete
+    """The model for these settings, loaded on first use and kept for the process.
 
-    settings = concrete(settings)
+    The settings are concrete (no 'auto' in the layout: see
+    :func:`whisperops.worker.layout.concrete`, which the worker and the job apply).
+    """
     replicas = replicas_for(settings.cpu_threads, settings.device)
     key = (
         model_location(settings),
@@ -139,8 +144,6 @@ def warm_up(model) -> None:
     buffers and takes several times as long, which the first recording would pay
     (and the progress estimate would learn as this worker's pace)."""
     from faster_whisper.audio import decode_audio
-
-    from whisperops.worker.calibration import SPEECH_SAMPLE
 
     sample = decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)[: 10 * SAMPLE_RATE]
     segments, _ = model.transcribe(sample, beam_size=1, without_timestamps=True)
@@ -193,9 +196,6 @@ def start_transcription(
     """
     from faster_whisper.audio import decode_audio
 
-    from whisperops.worker.layout import concrete
-
-    settings = concrete(settings)
     loaded = load_model(settings)
     audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
     duration = len(audio) / SAMPLE_RATE

@@ -27,10 +27,13 @@ from pathlib import Path
 
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
-from whisperops.pipeline.transcriber import BATCHED_DECODING, location_of, usable_cores, warm_up
-
-SPEECH_SAMPLE = Path(__file__).parent / "assets" / "speech-sample.ogg"
-"""30 s of two people talking on a phone line (pyannote.audio's sample, MIT licence)."""
+from whisperops.pipeline.transcriber import (
+    BATCHED_DECODING,
+    SPEECH_SAMPLE,
+    location_of,
+    usable_cores,
+    warm_up,
+)
 
 BATCH_CANDIDATES = (4, 8, 16)
 

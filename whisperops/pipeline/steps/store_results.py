@@ -30,7 +30,10 @@ def store_results(state: JobState) -> StepResult:
         segments=state.segments,
         analytics=state.analytics,
     )
+    # A round trip, not only the heartbeat's flag: a requeue starts the next attempt at
+    # once, and a superseded attempt must not overwrite its files.
     state.check_fence()
+    state.fence.update()
     for fmt, text in render_outputs(document, state.segments).items():
         atomic_write(paths[fmt], text)
     with database_proxy.atomic():
