@@ -7,7 +7,7 @@ through :class:`~whisperops.ops.attempt.FencedRecording`. Both go through
 
 from whisperops.ops.ingest import AddResult, add_paths, ingest_file, sha256_of
 from whisperops.ops.queries import get_recording, list_recordings, show_recording
-from whisperops.ops.start import start
+from whisperops.ops.start_now import start
 from whisperops.ops.transitions import fail, rediarize, rediarize_pending, requeue
 
 __all__ = [

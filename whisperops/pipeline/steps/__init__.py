@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from whisperops.models import Step
 from whisperops.pipeline.job_state import JobState, StepResult
-from whisperops.pipeline.steps.analytics import analytics
-from whisperops.pipeline.steps.diarization import diarization
-from whisperops.pipeline.steps.extract_metadata import extract_metadata
-from whisperops.pipeline.steps.parse_metadata import parse_metadata
-from whisperops.pipeline.steps.store_results import store_results
-from whisperops.pipeline.steps.transcribe import transcribe
+from whisperops.pipeline.steps import (
+    analytics,
+    diarization,
+    extract_metadata,
+    parse_metadata,
+    store_results,
+    transcribe,
+)
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,14 @@ class StepSpec:
 
 
 PIPELINE = (
-    StepSpec(Step.PARSE_METADATA, "Parsing file name...", parse_metadata),
-    StepSpec(Step.EXTRACT_METADATA, "Extracting audio metadata...", extract_metadata),
-    StepSpec(Step.TRANSCRIBE, "Transcribing audio...", transcribe),
-    StepSpec(Step.DIARIZATION, "Assigning speakers...", diarization),
-    StepSpec(Step.ANALYTICS, "Computing analytics...", analytics),
-    StepSpec(Step.STORE_RESULTS, "Storing results...", store_results),
+    StepSpec(Step.PARSE_METADATA, "Parsing file name...", parse_metadata.parse_metadata),
+    StepSpec(
+        Step.EXTRACT_METADATA, "Extracting audio metadata...", extract_metadata.extract_metadata
+    ),
+    StepSpec(Step.TRANSCRIBE, "Transcribing audio...", transcribe.transcribe),
+    StepSpec(Step.DIARIZATION, "Assigning speakers...", diarization.diarization),
+    StepSpec(Step.ANALYTICS, "Computing analytics...", analytics.analytics),
+    StepSpec(Step.STORE_RESULTS, "Storing results...", store_results.store_results),
 )
 if tuple(spec.step for spec in PIPELINE) != tuple(Step):
     raise RuntimeError("PIPELINE must list every Step, in Step's order")
