@@ -30,14 +30,17 @@ def truncate(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def format_duration(seconds: float | None, *, fraction: bool = False) -> str:
+def format_duration(seconds: float | None, *, fraction: bool = False, minutes: bool = False) -> str:
     """Compact human duration: 45s, 2m05s, 12m, 1h05m, 3d02h; '-' for none.
 
     With ``fraction``, durations under a minute keep two decimals (0.25s), for
-    times where the split second is the point (one step of a job).
+    times where the split second is the point (one step of a job). With
+    ``minutes``, a minute or more is whole minutes (28m, 120m): the job log's form.
     """
     if seconds is None:
         return "-"
+    if minutes and seconds >= 60:
+        return f"{round(seconds / 60)}m"
     if fraction and seconds < 60:
         return f"{seconds:.2f}s"
     seconds = max(0, int(seconds))

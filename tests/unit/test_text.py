@@ -11,6 +11,10 @@ def test_one_duration_format_from_seconds_to_days() -> None:
     assert format_duration(-3) == "0s"
     assert format_duration(42.7) == "42s"
     assert format_duration(125) == "2m05s"
+    # The job log's form: whole minutes.
+    assert format_duration(28 * 60 + 10, minutes=True) == "28m"
+    assert format_duration(120 * 60, minutes=True) == "120m"
+    assert format_duration(42.7, minutes=True) == "42s"
     assert format_duration(28 * 60 + 10) == "28m"
     assert format_duration(3900) == "1h05m"
     assert format_duration(3 * 86400 + 7200) == "3d02h"

@@ -17,6 +17,6 @@ def extract_metadata(state: JobState) -> StepResult:
     stored = audio.as_dict()
     state.fence.update(**stored, metadata_json=json.dumps(stored))
     return StepOutcome.OK, (
-        f"{format_duration(audio.duration_sec)}, {audio.codec}, "
+        f"{format_duration(audio.duration_sec, minutes=True)}, {audio.codec}, "
         f"{audio.sample_rate} Hz, {audio.channels} ch"
     )

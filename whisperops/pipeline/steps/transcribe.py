@@ -40,7 +40,11 @@ def word_timings_for(state: JobState) -> str | None:
 def transcribe(state: JobState) -> StepResult:
     settings = state.settings
     duration = state.audio.duration_sec if state.audio else None
-    log.info("Step 2: Transcribing audio... (duration %s) %s", format_duration(duration), state.who)
+    log.info(
+        "Step 2: Transcribing audio... (duration %s) %s",
+        format_duration(duration, minutes=True),
+        state.who,
+    )
     started = time.monotonic()
     words_for = word_timings_for(state)
 
@@ -65,7 +69,7 @@ def transcribe(state: JobState) -> StepResult:
     )
     log.info(
         "Decoding %s of speech, %s, %s %s",
-        format_duration(info.speech_sec),
+        format_duration(info.speech_sec, minutes=True),
         info.mode,
         word_timings_text(info, words_for),
         state.who,
@@ -93,7 +97,7 @@ def transcribe(state: JobState) -> StepResult:
     log.info(
         "Transcription done: %d segments in %s (language %s, %s) %s",
         len(state.segments),
-        format_duration(took),
+        format_duration(took, minutes=True),
         info.language,
         info.mode,
         state.who,
@@ -115,12 +119,12 @@ def log_progress(state: JobState) -> None:
     estimate = state.estimator.estimate()
     remaining = ""
     if estimate.remaining_sec is not None:
-        remaining = f", ~{format_duration(estimate.remaining_sec)} remaining"
+        remaining = f", ~{format_duration(estimate.remaining_sec, minutes=True)} remaining"
     log.info(
         "Transcription progress: %d segments (~%d%% estimated, elapsed %s%s) %s",
         len(state.segments),
         round(estimate.ratio * 100),
-        format_duration(estimate.elapsed_sec),
+        format_duration(estimate.elapsed_sec, minutes=True),
         remaining,
         state.who,
     )
