@@ -92,14 +92,18 @@ def label(layout: tuple[int, int, str]) -> str:
 
 
 def rss_of_workers() -> int:
-    """Resident bytes of every `whisperops worker` process that is not the maintenance one."""
+    """Resident bytes of every transcribe worker process: the Procfile's `workers.transcribe`
+    (and the pool processes it forks), or a `whisperops worker` without --maintenance."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            if b"whisperops worker" not in command or b"--maintenance" in command:
+            transcribe = b"workers.transcribe" in command or (
+                b"whisperops worker" in command and b"--maintenance" not in command
+            )
+            if not transcribe:
                 continue
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
