@@ -97,6 +97,43 @@ class RecordingDetail(RecordingListItem):
     output_files: list[str] = []
 
 
+class WorkerInfo(BaseModel):
+    """One whisperops worker from RQ's registry, with the recording it is on (if any).
+
+    ``stale``: its heartbeat is older than its state allows (see
+    whisperops.jobs.workers); ``moved_on``: its job's attempt is no longer the
+    recording's (requeued, failed or finished meanwhile): what it writes is fenced off.
+    """
+
+    name: str
+    hostname: str | None = None
+    pid: int | None = None
+    queues: list[str] = []
+    state: str
+    job_id: str | None = None
+    recording_id: int | None = None
+    job_attempt: int | None = None
+    file_name: str | None = None
+    recording_status: Status | None = None
+    recording_attempt: int | None = None
+    processing_step: str | None = None
+    progress: float | None = None
+    last_heartbeat: UtcDatetime | None = None
+    heartbeat_age_sec: float | None = None
+    successful_jobs: int = 0
+    failed_jobs: int = 0
+    birth_date: UtcDatetime | None = None
+    uptime_sec: float | None = None
+    stale: bool = False
+    moved_on: bool = False
+
+    @property
+    def flags(self) -> list[str]:
+        """Why the worker is flagged, in words; empty when it is healthy."""
+        reasons = ((self.stale, "stale heartbeat"), (self.moved_on, "attempt moved on"))
+        return [reason for flagged, reason in reasons if flagged]
+
+
 def recording_detail(recording: Recording, output_files: list[str]) -> RecordingDetail:
     """Build the detail view of ``recording`` with its history and transcript."""
     steps = StepRun.select().where(StepRun.recording == recording).order_by(StepRun.id)

@@ -33,11 +33,8 @@ class SweepReport:
     def describe(self) -> str:
         if self.skipped:
             return "sweep skipped: another sweep ran within this interval"
-        enqueued = self.enqueue.enqueued if self.enqueue else []
-        return (
-            f"stuck: {len(self.requeued)} requeued, {len(self.failed)} failed; "
-            f"enqueued {len(enqueued)}"
-            + (f" (#{', #'.join(map(str, enqueued))})" if enqueued else "")
+        return f"stuck: {len(self.requeued)} requeued, {len(self.failed)} failed; " + (
+            self.enqueue.describe() if self.enqueue else "enqueued 0"
         )
 
 
@@ -77,7 +74,11 @@ def recover_stuck(settings: Settings, now: datetime, report: SweepReport) -> Non
 def enqueue_pending_recordings(
     settings: Settings, connection: Redis, now: datetime | None = None
 ) -> SweepReport:
-    """One sweep: stuck detection, then enqueue queued recordings."""
+    """One sweep: stuck detection, then enqueue queued recordings.
+
+    Stuck recovery runs while intake is paused too: stuck rows go back to QUEUED and
+    wait there for the resume.
+    """
     now = now or utcnow()
     report = SweepReport()
     recover_stuck(settings, now, report)

@@ -162,7 +162,7 @@ def test_every_family_is_whisperops_and_the_rules_use_only_served_names(
     fill(metric_settings)
     text = scrape(WhisperopsCollector(lambda: redis))
     served = {family.name for family in text_string_to_metric_families(text)}
-    assert len(served) == 16 and all(name.startswith("whisperops_") for name in served), served
+    assert len(served) == 20 and all(name.startswith("whisperops_") for name in served), served
     dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
     queries = [
         (ROOT / "docs" / "alerts.yml").read_text(),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import click
 
 from whisperops import __version__
-from whisperops.cli import host, processes, recordings
+from whisperops.cli import fleet, host, intake, overview, processes, recordings
 from whisperops.cli.context import Context
 from whisperops.config import without_secrets
 from whisperops.health.service_errors import explain
@@ -49,6 +49,9 @@ for command in (
     recordings.rediarize,
     recordings.enqueue,
     recordings.sweep,
+    intake.pause,
+    intake.resume,
+    fleet.workers,
     processes.migrate,
     processes.worker,
     processes.calibrate,
@@ -59,6 +62,7 @@ for command in (
     host.doctor,
     host.config,
     host.valkey,
+    overview.status,
 ):
     cli.add_command(command)
 

@@ -1,4 +1,5 @@
-"""Commands on recordings: add, list, show, requeue, fail, rediarize, enqueue, sweep.
+"""Commands on recordings: add, list, show, requeue, fail (one or in bulk), rediarize,
+enqueue, sweep.
 
 Every state change goes through :mod:`whisperops.ops`.
 """
@@ -13,7 +14,7 @@ import click
 
 from whisperops import ops
 from whisperops.cli.context import Context, pass_context
-from whisperops.models import Status
+from whisperops.models import Status, Step
 from whisperops.text import age, dash, literal, render_detail, truncate
 
 
@@ -94,31 +95,143 @@ def show(context: Context, recording_id: int, as_json: bool) -> None:
         click.echo(render_detail(detail))
 
 
-@click.command()
-@click.argument("recording_id", type=int)
-@pass_context
-def requeue(context: Context, recording_id: int) -> None:
-    """Put a recording back in the queue and start it at once (fences off any job
-    still running for it)."""
-    context.database()
-    recording = ops.requeue(recording_id)
-    click.echo(
-        f"requeued #{recording.id} {literal(recording.file_name)} (attempt {recording.attempt}): "
-        + ops.start([recording], context.settings)
+STEP_CHOICE = click.Choice([step.value for step in Step])
+
+
+def selection_options(command):
+    """The filters shared by bulk requeue and fail: every recording matching all of them."""
+    for option in reversed(
+        [
+            click.option("--status", type=STATUS_CHOICE, help="Only recordings with this status."),
+            click.option(
+                "--step",
+                type=STEP_CHOICE,
+                help="Only recordings processing this step, or failed in it "
+                "(by their error message).",
+            ),
+            click.option(
+                "--search", help="Only file names containing this text (case-insensitive)."
+            ),
+            click.option(
+                "--dry-run", is_flag=True, help="List what would be selected; change nothing."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _select(
+    recording_ids: tuple[int, ...], status: str | None, step: str | None, search: str | None
+) -> dict[int, ops.Seen]:
+    """The marked set for a bulk command: the ids given, narrowed by the filters given."""
+    if not recording_ids and not (status or step or search):
+        raise click.UsageError("give recording ids, or at least one of --status, --step, --search")
+    marks = ops.select_marks(
+        Status(status) if status else None, step, search, recording_ids or None
     )
+    for missing in sorted(set(recording_ids) - set(marks)):
+        if not (status or step or search):
+            click.echo(f"no recording with id {missing}", err=True)
+    described = ", ".join(
+        f"{name} {value!r}" if name == "search" else f"{name} {value}"
+        for name, value in (("status", status), ("step", step), ("search", search))
+        if value
+    )
+    click.echo(
+        f"selected {len(marks)} recording{'s' if len(marks) != 1 else ''}"
+        + (f" ({described})" if described else "")
+    )
+    return marks
+
+
+def _dry_run(marks: dict[int, ops.Seen], verb: str) -> None:
+    for recording in ops.list_selected(marks):
+        click.echo(
+            f"#{recording.id} {recording.status.value:<10} {literal(recording.file_name)}"
+            + (f"  ! {truncate(recording.error_message, 70)}" if recording.error_message else "")
+        )
+    click.echo(f"dry run: would {verb} {len(marks)}; nothing changed")
+
+
+def _single(recording_ids: tuple[int, ...], *filters: object) -> int | None:
+    """The one id of a plain single-recording command (today's form and output), else None."""
+    return recording_ids[0] if len(recording_ids) == 1 and not any(filters) else None
 
 
 @click.command()
-@click.argument("recording_id", type=int)
+@click.argument("recording_ids", metavar="[IDS]...", type=int, nargs=-1)
+@selection_options
+@pass_context
+def requeue(
+    context: Context,
+    recording_ids: tuple[int, ...],
+    status: str | None,
+    step: str | None,
+    search: str | None,
+    dry_run: bool,
+) -> None:
+    """Put recordings back in the queue and start them at once, at most max_in_flight
+    (fences off any job still running for them; the sweep enqueues the rest).
+
+    Give recording ids, or filters selecting every matching recording, e.g.
+    `whisperops requeue --status failed --step transcribe`. Ids and filters
+    together requeue those of the ids that match. A recording that changed
+    since it was selected is left alone and counted; queued ones are skipped.
+    """
+    context.database()
+    single = _single(recording_ids, status, step, search, dry_run)
+    if single is not None:
+        recording = ops.requeue(single)
+        click.echo(
+            f"requeued #{recording.id} {literal(recording.file_name)} "
+            f"(attempt {recording.attempt}): " + ops.start([recording], context.settings)
+        )
+        return
+    marks = _select(recording_ids, status, step, search)
+    if dry_run:
+        _dry_run(marks, "requeue")
+        return
+    outcome = ops.requeue_marked(marks)
+    click.echo(outcome.describe())
+    click.echo(ops.start(outcome.changed, context.settings))
+
+
+@click.command()
+@click.argument("recording_ids", metavar="[IDS]...", type=int, nargs=-1)
+@selection_options
 @click.option("--reason", required=True, help="Why; stored in the recording's error_message.")
 @pass_context
-def fail(context: Context, recording_id: int, reason: str) -> None:
-    """Mark a queued or processing recording as failed."""
+def fail(
+    context: Context,
+    recording_ids: tuple[int, ...],
+    status: str | None,
+    step: str | None,
+    search: str | None,
+    dry_run: bool,
+    reason: str,
+) -> None:
+    """Mark queued or processing recordings as failed.
+
+    Give recording ids, or filters selecting every matching recording, e.g.
+    `whisperops fail --status queued --search 2026-11 --reason "wrong batch"`.
+    Ids and filters together fail those of the ids that match. Done or failed
+    ones are skipped; one that changed while this ran is left alone and counted.
+    """
     context.database()
-    recording = ops.fail(recording_id, reason)
-    click.echo(
-        f"failed #{recording.id} {literal(recording.file_name)}: {literal(recording.error_message)}"
-    )
+    single = _single(recording_ids, status, step, search, dry_run)
+    if single is not None:
+        recording = ops.fail(single, reason)
+        click.echo(
+            f"failed #{recording.id} {literal(recording.file_name)}: "
+            f"{literal(recording.error_message)}"
+        )
+        return
+    marks = _select(recording_ids, status, step, search)
+    if dry_run:
+        _dry_run(marks, "fail")
+        return
+    click.echo(ops.fail_marked(marks, reason).describe())
 
 
 @click.command()
@@ -156,15 +269,13 @@ def rediarize(context: Context, recording_ids: tuple[int, ...], pending: bool) -
 @pass_context
 def enqueue(context: Context) -> None:
     """Put queued recordings without a live job on the transcribe queue (oldest first,
-    at most max_in_flight in flight)."""
+    at most max_in_flight in flight; nothing while intake is paused)."""
     context.database()
     from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
 
     report = enqueue_queued(transcribe_queue(context.redis()), context.settings)
     click.echo(
-        f"enqueued {len(report.enqueued)}"
-        + (f" (#{', #'.join(map(str, report.enqueued))})" if report.enqueued else "")
-        + f"; {report.in_flight} were in flight (max_in_flight "
+        literal(report.describe()) + f"; {report.in_flight} were in flight (max_in_flight "
         f"{context.settings.max_in_flight})"
     )
 

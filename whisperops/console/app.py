@@ -17,8 +17,12 @@ from textual.widgets import DataTable, Footer, Input
 from whisperops import ops
 from whisperops.clock import utcnow
 from whisperops.config import Settings
+from whisperops.console import intake_key, marks
+from whisperops.console.mark_keys import MarkKeys
 from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.screens.dialogs import ConfirmScreen, FailScreen
+from whisperops.console.screens.stats import StatsScreen, without_group
+from whisperops.console.screens.workers import WorkersScreen
 from whisperops.console.snapshot import Query, Snapshot, SortOrder, take_snapshot
 from whisperops.console.widgets import Banner, RecordingsTable, SearchBar, StatusBar
 from whisperops.db import bind_database, database_proxy
@@ -28,7 +32,7 @@ from whisperops.redis_server import observer_connector
 from whisperops.text import literal
 
 
-class ConsoleApp(App):
+class ConsoleApp(MarkKeys, App):
     CSS_PATH = "app.tcss"
     TITLE = "whisperops"
 
@@ -37,6 +41,13 @@ class ConsoleApp(App):
         Binding("enter", "open_detail", "Detail", show=False),
         Binding("r", "requeue_selected", "Requeue"),
         Binding("f", "fail_selected", "Fail"),
+        Binding("p", "toggle_intake", "Pause"),
+        Binding("w", "open_workers", "Workers"),
+        Binding("t", "open_stats", "Stats"),
+        Binding("escape", "clear_group", "Clear group", show=False),
+        Binding("space", "toggle_mark", "Mark", show=False),
+        Binding("a", "mark_all", "Mark all", show=False),
+        Binding("u", "clear_marks", "Unmark", show=False),
         Binding("slash", "search", "Search"),
         Binding("s", "toggle_sort", "Sort"),
         Binding("0", "filter(None)", "All"),
@@ -48,7 +59,10 @@ class ConsoleApp(App):
     ]
 
     # Actions on the main table; on the detail screen they are off (and not in the footer).
-    TABLE_ACTIONS = frozenset({"open_detail", "search", "toggle_sort", "filter"})
+    TABLE_ACTIONS = frozenset(
+        {"open_detail", "search", "toggle_sort", "filter", "open_stats", "clear_group"}
+        | MarkKeys.ACTIONS
+    )
 
     class SnapshotReady(Message):
         """A poll finished; ``generation`` tells whether a newer one was asked for since."""
@@ -82,6 +96,7 @@ class ConsoleApp(App):
         self.generation = 0
         self.timer: Timer | None = None
         self.last_snapshot = Snapshot()  # the last poll that read the database
+        self.marks = marks.Marks()  # kept across refreshes, until acted on or cleared
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -135,12 +150,14 @@ class ConsoleApp(App):
             self.last_snapshot.db_error = snapshot.db_error
         table = self.query_one(RecordingsTable)
         self.query_one(StatusBar).show(
-            snapshot, self.last_snapshot, self.query_state, len(table.shown)
+            snapshot, self.last_snapshot, self.query_state, len(table.shown), len(self.marks)
         )
         self.query_one(Banner).show(snapshot, self.refresh_sec)
 
     def show_rows(self, width: int) -> None:
-        self.query_one(RecordingsTable).show(self.last_snapshot.rows, self.now(), width)
+        stuck_sec = self.settings.stuck_processing_threshold_sec
+        table = self.query_one(RecordingsTable)
+        table.show(self.last_snapshot.rows, self.now(), width, stuck_sec, self.marks)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_detail = self.screen is not self.screen_stack[0]
@@ -171,6 +188,9 @@ class ConsoleApp(App):
         self.action_open_detail()
 
     def action_requeue_selected(self) -> None:
+        if self.acts_on_marks():
+            self.requeue_marks()
+            return
         selected = self.selected_recording()
         if selected is None:
             return
@@ -183,6 +203,9 @@ class ConsoleApp(App):
         self.push_screen(ConfirmScreen(f"Requeue #{recording_id} {literal(name)}?"), confirmed)
 
     def action_fail_selected(self) -> None:
+        if self.acts_on_marks():
+            self.fail_marks()
+            return
         selected = self.selected_recording()
         if selected is None:
             return
@@ -230,6 +253,49 @@ class ConsoleApp(App):
         if isinstance(self.screen, DetailScreen):
             self.screen.action_reload()
         self.request_poll()
+
+    # --- marks and bulk actions (space, a, u) ---------------------------------
+    # The keys' actions live in MarkKeys (console/mark_keys.py).
+
+    # --- workers (w) -----------------------------------------------------------
+
+    def action_open_workers(self) -> None:
+        args = (self.settings, self.redis_factory, self.refresh_sec, self.now)
+        self.push_screen(WorkersScreen(*args))  # on the view itself, w reloads it instead
+
+    # --- stats (t) -------------------------------------------------------------
+
+    def action_open_stats(self) -> None:
+        """The stats screen (screens/stats.py): a failure group picked there is the new query."""
+        self.push_screen(StatsScreen(self.now, self.query_state), self.requery)
+
+    def action_clear_group(self) -> None:
+        self.requery(without_group(self.query_state))
+
+    def requery(self, query: Query | None) -> None:
+        if query is not None and query != self.query_state:
+            self.query_state = query
+            self.request_poll()
+
+    # --- intake pause (p) ------------------------------------------------------
+
+    def action_toggle_intake(self) -> None:
+        """Pause intake when it runs, resume it when paused: after a confirmation."""
+        pausing = intake_key.pausing(self.last_snapshot)
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self.set_intake(pausing)
+
+        question = intake_key.intake_question(self.last_snapshot, self.settings)
+        self.push_screen(ConfirmScreen(question), confirmed)
+
+    @work(thread=True, group="operations")
+    def set_intake(self, pausing: bool) -> None:
+        change = ops.pause_intake if pausing else ops.resume_intake
+        self.post_message(
+            self.operate(lambda: intake_key.sentence(change(self.settings)), "intake")
+        )
 
     # --- filters --------------------------------------------------------------
 

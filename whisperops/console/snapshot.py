@@ -13,11 +13,14 @@ from enum import Enum
 
 from peewee import fn
 
+from whisperops.backlog import Backlog, read_backlog, transcribe_workers
 from whisperops.clock import utcnow
 from whisperops.config import Settings
+from whisperops.console.rows import stuck_soon
 from whisperops.db import database_proxy
 from whisperops.jobs.names import QUEUES
 from whisperops.models import Recording, Status
+from whisperops.ops.intake import Intake, read_intake
 from whisperops.schemas import RecordingListItem
 
 
@@ -34,6 +37,10 @@ class Query:
     search: str = ""
     sort: SortOrder = SortOrder.UPDATED
     limit: int = 200
+    # A group of recordings picked elsewhere (the stats screen's failure group): only
+    # these ids, named by ``label`` in the status bar.
+    ids: frozenset[int] | None = None
+    label: str = ""
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Snapshot:
     fetched_at: datetime | None = None
     db_error: str | None = None
     redis_error: str | None = None
+    intake: Intake | None = None  # None until a poll has read it
+    backlog: Backlog | None = None  # None until a poll has read the database
+    stuck_soon: int = 0  # processing rows shown that the sweep may soon take
 
 
 def _first_line(exc: BaseException, settings: Settings) -> str:
@@ -85,8 +95,11 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
         select = Recording.select(
             Recording.id, Recording.status, Recording.updated_at, Recording.created_at
         ).where(Recording.status == status)
+        if query.ids is not None:
+            select = select.where(Recording.id.in_(sorted(query.ids)))
         if query.search:
             select = select.where(fn.LOWER(Recording.file_name).contains(query.search.lower()))
+        if query.search or query.ids is not None:
             matching += select.count()
         else:
             matching += counts[status]
@@ -110,10 +123,13 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
 
 
 def read_queues(connection) -> tuple[dict[str, int], int]:
-    from rq import Queue, Worker
+    from rq import Queue
+
+    from whisperops.jobs.workers import count_workers
 
     depths = {name: Queue(name, connection=connection).count for name in QUEUES}
-    return depths, Worker.count(connection=connection)
+    # whisperops' workers only: a shared Redis may hold other applications' workers.
+    return depths, count_workers(connection)
 
 
 def take_snapshot(
@@ -123,10 +139,24 @@ def take_snapshot(
     try:
         with database_proxy.connection_context():
             snapshot.rows, snapshot.matching, snapshot.counts = read_recordings(query)
+            threshold = settings.stuck_processing_threshold_sec
+            snapshot.stuck_soon = sum(
+                stuck_soon(row, snapshot.fetched_at, threshold) is not None for row in snapshot.rows
+            )
+            snapshot.intake = read_intake()
     except Exception as exc:  # shown as a banner; the next poll tries again
         snapshot.db_error = _first_line(exc, settings)
+    transcribe: int | None = None  # the backlog's workers; unknown while Redis is down
     try:
-        snapshot.queue_depths, snapshot.workers_online = read_queues(redis_factory())
+        connection = redis_factory()
+        snapshot.queue_depths, snapshot.workers_online = read_queues(connection)
+        transcribe = transcribe_workers(connection)
     except Exception as exc:
         snapshot.redis_error = _first_line(exc, settings)
+    if snapshot.db_error is None:
+        try:
+            with database_proxy.connection_context():
+                snapshot.backlog = read_backlog(settings, transcribe, snapshot.fetched_at)
+        except Exception as exc:
+            snapshot.db_error = _first_line(exc, settings)
     return snapshot

@@ -2,7 +2,8 @@
 never two live jobs for one recording, one job id per (recording, attempt).
 
 The periodic sweep runs :func:`enqueue_queued` after its stuck detection;
-``whisperops enqueue`` runs it once by hand. Its cost follows the number of
+``whisperops enqueue`` runs it once by hand. While intake is paused
+(:mod:`whisperops.ops.intake`) it enqueues nothing. Its cost follows the number of
 active recordings: the queued rows are read through the (status, updated_at)
 index, at most as many as there is room for plus the jobs already waiting.
 """
@@ -26,6 +27,7 @@ from whisperops.jobs.names import (
     job_id,
 )
 from whisperops.models import Recording, Status
+from whisperops.ops.intake import Intake, read_intake
 from whisperops.ops.transitions import take_next_attempt
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,18 @@ class EnqueueReport:
     enqueued: list[int]
     already_live: list[int]
     in_flight: int  # recordings running (see running_count) plus jobs waiting, before this run
+    paused: Intake | None = None  # set when intake is paused and nothing was enqueued
+    held: int = 0  # paused: the recordings that stay queued
+
+    def describe(self) -> str:
+        """'enqueued 2 (#4, #5)', or what the pause holds back."""
+        if self.paused is not None:
+            return (
+                f"intake {self.paused.describe()}: enqueued 0, {self.held} stay queued "
+                "until `whisperops resume`"
+            )
+        ids = f" (#{', #'.join(map(str, self.enqueued))})" if self.enqueued else ""
+        return f"enqueued {len(self.enqueued)}{ids}"
 
 
 def live_recording_ids(queue: Queue, recordings: list[Recording]) -> set[int]:
@@ -118,8 +132,16 @@ def room_in_flight(queue: Queue, settings: Settings) -> int:
 
 
 def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
+    """Enqueue the oldest queued recordings without a live job, up to the room
+    ``max_in_flight`` leaves; nothing while intake is paused."""
     waiting_jobs = queue.count
     in_flight = running_count(queue) + waiting_jobs
+    intake = read_intake()
+    if intake.paused:
+        held = Recording.select().where(Recording.status == Status.QUEUED).count()
+        report = EnqueueReport([], [], in_flight, paused=intake, held=held)
+        log.info("Enqueued nothing: %s", report.describe())
+        return report
     room = max(0, settings.max_in_flight - in_flight)
     # A list, not a cursor: each enqueue updates the row (and its index position).
     # Up to `waiting_jobs` of these may already be live; the rest fill the room.
@@ -141,3 +163,23 @@ def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
         if recording.id not in live and enqueue_recording(queue, recording, settings):
             enqueued.append(recording.id)
     return EnqueueReport(enqueued, sorted(live), in_flight)
+
+
+def withdraw_waiting(queue: Queue) -> list[str]:
+    """Take the jobs still waiting on ``queue`` off it (intake paused); their ids.
+
+    Each is removed from the queue list first (LREM is atomic: a job a worker took
+    meanwhile is left to it) and then deleted, so it no longer counts as live and the
+    enqueuer enqueues its recording again, at a new attempt, after the resume. The
+    recordings stay QUEUED at their attempt.
+    """
+    withdrawn = []
+    for waiting in queue.get_job_ids():
+        if queue.remove(waiting):
+            job = Job.fetch_many([waiting], connection=queue.connection)[0]
+            if job is not None:
+                job.delete(remove_from_queue=False)
+            withdrawn.append(waiting)
+    if withdrawn:
+        log.info("Withdrew %d waiting jobs from %s: intake paused", len(withdrawn), queue.name)
+    return withdrawn

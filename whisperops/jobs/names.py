@@ -18,6 +18,18 @@ def job_id(recording_id: int, attempt: int) -> str:
     return f"{JOB_ID_PREFIX}-{recording_id}-attempt-{attempt}"
 
 
+def parse_job_id(job: str) -> tuple[int, int] | None:
+    """The (recording id, attempt) that :func:`job_id` built ``job`` from; None for any
+    other job (the sweep's, another application's)."""
+    prefix = f"{JOB_ID_PREFIX}-"
+    recording, separator, attempt = job.removeprefix(prefix).partition("-attempt-")
+    if not job.startswith(prefix) or not separator:
+        return None
+    if not (recording.isdigit() and attempt.isdigit()):
+        return None
+    return int(recording), int(attempt)
+
+
 PROCESS_RECORDING = "whisperops.pipeline.job.process_recording"
 """The transcribe job, referenced by name so enqueuers never import the pipeline."""
 

@@ -33,6 +33,8 @@ from whisperops.db import database_proxy
 from whisperops.health.service_errors import Outage
 from whisperops.jobs.names import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
 from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
+from whisperops.monitoring.backlog_metrics import backlog_families
+from whisperops.ops.intake import read_intake
 from whisperops.progress import live_progress
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,13 @@ class WhisperopsCollector(Collector):
         pending.add_metric([], self._pending)
         yield pending
 
+        intake = GaugeMetricFamily(
+            "whisperops_intake_paused",
+            "1 while intake is paused (`whisperops pause`): nothing new is enqueued.",
+        )
+        intake.add_metric([], 1 if read_intake().paused else 0)
+        yield intake
+
         processing = list(
             Recording.select(
                 Recording.id,
@@ -258,11 +267,14 @@ class WhisperopsCollector(Collector):
         for step_name, count in sorted(self.tally.failures.items()):
             failures.add_metric([step_name], count)
         yield failures
+        yield from backlog_families(self.redis_factory, now)
 
     # --- Redis -----------------------------------------------------------------
 
     def _redis_metrics(self) -> Iterator[Metric]:
-        from rq import Queue, Worker
+        from rq import Queue
+
+        from whisperops.jobs.workers import count_workers
 
         connection = self.redis_factory()
         jobs = GaugeMetricFamily(
@@ -270,8 +282,12 @@ class WhisperopsCollector(Collector):
         )
         for name in (TRANSCRIBE_QUEUE, MAINTENANCE_QUEUE):
             jobs.add_metric([name], Queue(name, connection=connection).count)
-        workers = GaugeMetricFamily("whisperops_workers", "RQ workers registered (online).")
-        workers.add_metric([], Worker.count(connection=connection))
+        workers = GaugeMetricFamily(
+            "whisperops_workers", "whisperops' RQ workers registered (online)."
+        )
+        # Only whisperops' queues: another application's workers on a shared Redis
+        # would hide a WhisperopsNoWorkers alert.
+        workers.add_metric([], count_workers(connection))
         stuck = CounterMetricFamily(
             "whisperops_stuck_recordings_total",
             "Stuck recordings the sweep handled, by action.",

@@ -11,7 +11,16 @@ from typing import Any
 
 from whisperops.clock import utcnow
 from whisperops.db import database_proxy
-from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, no_progress
+from whisperops.models import (
+    Recording,
+    Status,
+    Step,
+    StepOutcome,
+    StepRun,
+    no_progress,
+    step_closed,
+)
+from whisperops.ops.intake import intake_paused, while_running
 from whisperops.ops.transitions import guarded_update
 
 
@@ -37,11 +46,28 @@ class FencedRecording:
             **no_progress(),
         }
         # PROCESSING too: at this attempt, only this attempt's own job can hold it.
+        # A queued row is not started while intake is paused (a job enqueued just
+        # before the pause, or on a host that had not seen it yet); checked in the
+        # same update, so a pause can't slip in between.
         if guarded_update(
-            self.recording_id, self.attempt, changes, [Status.QUEUED, Status.PROCESSING]
+            self.recording_id,
+            self.attempt,
+            changes,
+            [Status.QUEUED, Status.PROCESSING],
+            also=(Recording.status == Status.PROCESSING) | while_running(),
         ):
             return Recording.get_by_id(self.recording_id)
         return None
+
+    def held_by_pause(self) -> bool:
+        """Whether a refused claim was the pause's doing: the row is still QUEUED at
+        this attempt and intake is paused (it stays queued; resume enqueues it again)."""
+        still_queued = Recording.select().where(
+            (Recording.id == self.recording_id)
+            & (Recording.attempt == self.attempt)
+            & (Recording.status == Status.QUEUED)
+        )
+        return still_queued.exists() and intake_paused()
 
     def update(self, **changes: Any) -> None:
         """Write progress or results while the attempt is still this job's."""
@@ -66,7 +92,8 @@ class FencedRecording:
     def end_step(self, run: StepRun, outcome: StepOutcome, detail: str | None = None) -> None:
         # History rows are this attempt's own; they are closed even when fenced so
         # the timeline shows where the abandoned attempt stopped.
-        StepRun.update(finished_at=utcnow(), outcome=outcome, detail=detail).where(
+        closed = step_closed(run.started_at, utcnow())
+        StepRun.update(**closed, outcome=outcome, detail=detail).where(
             (StepRun.id == run.id) & StepRun.finished_at.is_null()
         ).execute()
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from peewee import fn
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from peewee import Expression, fn
 
 from whisperops.config import Settings
 from whisperops.errors import NotFoundError
@@ -16,6 +20,83 @@ def get_recording(recording_id: int) -> Recording:
     if recording is None:
         raise NotFoundError(f"no recording with id {recording_id}")
     return recording
+
+
+# How a failed recording's error_message names its step; the formats are fixed by the
+# spec and written by pipeline/failures.py, the sweep and fail() in ops/transitions.py.
+# "{step}" is the step's name; each form is a prefix of the message.
+FAILED_STEP_FORMS = (
+    "Step {step} failed:",
+    "Step {step} (",  # 'Step transcribe (12 segments) failed: …'
+    "Timeout in step {step} (",
+    "Stuck in step {step} (",
+    "Failed by operator in step {step} (",
+)
+_FAILED_STEP = re.compile(
+    "|".join(re.escape(form).replace(re.escape("{step}"), r"(\w+)") for form in FAILED_STEP_FORMS)
+)
+
+
+def failed_step(message: str | None) -> str | None:
+    """The step a failed recording's error_message names, or None when it names none."""
+    found = _FAILED_STEP.match(message or "")
+    if found is None:
+        return None
+    return next(group for group in found.groups() if group is not None)
+
+
+def in_step(step: str) -> Expression:
+    """Recordings "in" ``step``: processing it now, or failed in it (by its error_message)."""
+    named = [
+        Recording.error_message.startswith(form.format(step=step)) for form in FAILED_STEP_FORMS
+    ]
+    failed_in = named[0]
+    for expression in named[1:]:
+        failed_in |= expression
+    return ((Recording.status == Status.PROCESSING.value) & (Recording.processing_step == step)) | (
+        (Recording.status == Status.FAILED.value) & failed_in
+    )
+
+
+class Seen(NamedTuple):
+    """What a recording was when it was marked: an action on it is fenced by both."""
+
+    attempt: int
+    status: Status
+
+
+def select_marks(
+    status: Status | None = None,
+    step: str | None = None,
+    search: str | None = None,
+    ids: Iterable[int] | None = None,
+) -> dict[int, Seen]:
+    """Every recording matching the filters (all of them, not a page): id -> what was seen.
+
+    ``ids`` narrows the selection to those recordings; without any filter every
+    recording is selected, so callers insist on one.
+    """
+    query = Recording.select(Recording.id, Recording.attempt, Recording.status)
+    if status is not None:
+        query = query.where(Recording.status == Status(status).value)
+    if step:
+        query = query.where(in_step(step))
+    if search:
+        query = query.where(fn.LOWER(Recording.file_name).contains(search.lower()))
+    if ids is not None:
+        query = query.where(Recording.id.in_(list(ids)))
+    return {
+        recording_id: Seen(attempt, Status(seen_status))
+        for recording_id, attempt, seen_status in query.order_by(Recording.id).tuples()
+    }
+
+
+def list_selected(ids: Iterable[int]) -> list[Recording]:
+    """The recordings with these ids, by id (for showing a selection before acting on it)."""
+    ids = list(ids)
+    return (
+        list(Recording.select().where(Recording.id.in_(ids)).order_by(Recording.id)) if ids else []
+    )
 
 
 def list_recordings(

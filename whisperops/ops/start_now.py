@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from whisperops.config import Settings
 from whisperops.models import Recording
+from whisperops.ops.intake import read_intake
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +32,18 @@ def start(recordings: Sequence[Recording], settings: Settings) -> str:
     """
     if not recordings:
         return "nothing to start"
-    from redis import Redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
+    intake = read_intake()
+    if intake.paused:
+        return (
+            f"not started: intake {intake.describe()}; {_count(recordings)} "
+            f"{'stays' if len(recordings) == 1 else 'stay'} queued until `whisperops resume`"
+        )
     from whisperops.health.service_errors import redis_error_for
     from whisperops.jobs.enqueue import enqueue_attempt, room_in_flight, transcribe_queue
-    from whisperops.redis_server import known_redis_url
 
-    url = known_redis_url(settings)
-    if url is None:
+    connection = operator_redis(settings)
+    if connection is None:
         return f"the embedded Valkey is not running: the next sweep enqueues {_count(recordings)}"
-    connection = Redis.from_url(
-        url,
-        socket_connect_timeout=CONNECT_TIMEOUT_SEC,
-        socket_timeout=CONNECT_TIMEOUT_SEC,
-        retry=Retry(NoBackoff(), 0),
-    )
     queue = transcribe_queue(connection)
     started = []
     try:
@@ -69,6 +69,26 @@ def start(recordings: Sequence[Recording], settings: Settings) -> str:
             f"(max_in_flight {settings.max_in_flight})"
         )
     return said
+
+
+def operator_redis(settings: Settings) -> Redis | None:
+    """A connection that fails fast (an operator waits); None when the embedded
+    Valkey is not running (nothing is started for an operator's command)."""
+    from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from whisperops.redis_server import known_redis_url
+
+    url = known_redis_url(settings)
+    if url is None:
+        return None
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SEC,
+        socket_timeout=CONNECT_TIMEOUT_SEC,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def _count(recordings: Sequence[Recording]) -> str:

@@ -20,7 +20,15 @@ from peewee import Expression
 from whisperops.clock import utcnow
 from whisperops.db import database_proxy
 from whisperops.errors import InvalidTransitionError, WhisperopsError
-from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, no_progress
+from whisperops.models import (
+    Recording,
+    Status,
+    Step,
+    StepOutcome,
+    StepRun,
+    no_progress,
+    step_closed,
+)
 from whisperops.ops.queries import get_recording
 
 log = logging.getLogger(__name__)
@@ -47,10 +55,22 @@ def guarded_update(
     return Recording.update(**changes).where(where).execute() == 1
 
 
+class MovedOnError(WhisperopsError):
+    """The recording changed since it was read: someone else moved it on first."""
+
+
+class RefusedError(InvalidTransitionError):
+    """The transition does not apply to the recording as it is; ``reason`` says why, briefly."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _apply(recording: Recording, changes: dict[str, Any]) -> Recording:
     """An operator's guarded update: raise if the recording changed since it was read."""
     if not guarded_update(recording.id, recording.attempt, changes, [recording.status]):
-        raise WhisperopsError(
+        raise MovedOnError(
             f"recording #{recording.id} changed while this was applied; look again and retry"
         )
     return get_recording(recording.id)
@@ -84,9 +104,17 @@ def _queued_afresh(recording: Recording, now: datetime | None, **changes: Any) -
 
 def requeue(recording_id: int, now: datetime | None = None) -> Recording:
     """Put a recording back in the queue to run every step again."""
-    recording = get_recording(recording_id)
+    return requeue_read(get_recording(recording_id), now)
+
+
+def requeue_read(recording: Recording, now: datetime | None = None) -> Recording:
+    """Requeue ``recording`` as it was read: fenced by its attempt and status then.
+
+    The one requeue transition, for a single recording and for a marked set.
+    Raises RefusedError when it is already queued, MovedOnError when it changed.
+    """
     if recording.status == Status.QUEUED:
-        raise InvalidTransitionError(f"recording #{recording_id} is already queued")
+        raise RefusedError(f"recording #{recording.id} is already queued", "already queued")
     result = _apply(recording, _queued_afresh(recording, now, resume_from_step=None))
     log.info(
         "Requeued recording %s file_name=%r as attempt %s (was %s%s)",
@@ -101,14 +129,30 @@ def requeue(recording_id: int, now: datetime | None = None) -> Recording:
 
 def fail(recording_id: int, reason: str, now: datetime | None = None) -> Recording:
     """Mark a queued or processing recording FAILED with the operator's reason."""
+    reason = required_reason(reason)
+    return fail_read(get_recording(recording_id), reason, now)
+
+
+def required_reason(reason: str) -> str:
+    """The operator's reason, stripped; refused when there is none."""
     reason = reason.strip()
     if not reason:
         raise InvalidTransitionError("a reason is required to fail a recording")
-    recording = get_recording(recording_id)
+    return reason
+
+
+def fail_read(recording: Recording, reason: str, now: datetime | None = None) -> Recording:
+    """Fail ``recording`` as it was read (fenced by its attempt and status then).
+
+    The one fail transition, for a single recording and for a marked set. Raises
+    RefusedError when it is already done or failed, MovedOnError when it changed.
+    """
+    reason = required_reason(reason)
     if recording.status in (Status.DONE, Status.FAILED):
-        raise InvalidTransitionError(
-            f"recording #{recording_id} is already {recording.status.value}; "
-            "only queued or processing recordings can be failed"
+        raise RefusedError(
+            f"recording #{recording.id} is already {recording.status.value}; "
+            "only queued or processing recordings can be failed",
+            f"already {recording.status.value}",
         )
     message = f"Failed by operator{step_context(recording)}: {reason}"
     result = _apply(
@@ -167,8 +211,12 @@ def rediarize(recording_id: int, now: datetime | None = None) -> Recording:
 
 def rediarize_pending(now: datetime | None = None) -> list[Recording]:
     """Queue every done recording flagged diarization_pending; returns those queued."""
-    pending = Recording.select(Recording.id).where(
-        Recording.diarization_pending & (Recording.status == Status.DONE.value)
+    # Read in full first: rediarize() updates these rows, and iterating a live cursor
+    # over rows being updated is undefined (SQLite may skip or repeat them).
+    pending = list(
+        Recording.select(Recording.id).where(
+            Recording.diarization_pending & (Recording.status == Status.DONE.value)
+        )
     )
     queued = []
     for row in pending:
@@ -219,7 +267,8 @@ def recover_stuck(recording: Recording, now: datetime, cutoff: datetime, give_up
         ):
             return False
         StepRun.update(
-            finished_at=now,
+            # The open run began when the recording entered its step (begin_step).
+            **step_closed(recording.processing_step_started_at or now, now),
             outcome=StepOutcome.FAILED,
             detail=f"abandoned: no update for {int(age_sec)}s (worker lost); "
             f"{'failed' if give_up else 'requeued'} by the sweep",

@@ -30,12 +30,21 @@ def process_recording(recording_id: int, attempt: int) -> str:
 
     A recording queued with ``resume_from_step`` (a re-diarization) starts at that
     step over its kept transcript. Returns the final status ('done', 'failed',
-    'released' on shutdown, or 'superseded' when fenced off).
+    'released' on shutdown, 'superseded' when fenced off, or 'paused' when intake is
+    paused and the recording was left queued).
     """
     # Resolved here, not in the transcriber: the layout's calibration decodes with it.
     settings = concrete(runtime().settings)
     fence = FencedRecording(recording_id, attempt)
     recording = fence.claim()
+    if recording is None and fence.held_by_pause():
+        log.warning(
+            "Not starting recording_id=%s attempt %s: intake is paused; it stays queued "
+            "and is enqueued again after `whisperops resume`",
+            recording_id,
+            attempt,
+        )
+        return "paused"
     if recording is None:
         log.info(
             "Skipping recording_id=%s attempt %s: no longer this attempt's to run",

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from whisperops.console.rows import COLUMNS, WIDE_TERMINAL, cell, row_values
+from whisperops.console.rows import (
+    COLUMNS,
+    MARK,
+    WIDE_TERMINAL,
+    cell,
+    is_stuck_soon,
+    row_values,
+)
 from whisperops.schemas import RecordingListItem
 
 
@@ -32,8 +39,19 @@ class RecordingsTable(DataTable):
         self.shown: dict[str, tuple[str, ...]] = {}  # row key -> the plain text of its cells
         self.wide: bool | None = None
 
-    def show(self, rows: Sequence[RecordingListItem], now: datetime, width: int) -> None:
-        """Make the table show ``rows`` in this order, sized for a terminal ``width`` wide."""
+    def show(
+        self,
+        rows: Sequence[RecordingListItem],
+        now: datetime,
+        width: int,
+        stuck_threshold_sec: float | None = None,
+        marked: Container[int] = (),
+    ) -> None:
+        """Make the table show ``rows`` in this order, sized for a terminal ``width`` wide.
+
+        Rows whose id is in ``marked`` show the mark; processing rows silent for half
+        of ``stuck_threshold_sec`` are highlighted with the time left until the sweep.
+        """
         selected = self.selected_key()
         wide = width >= WIDE_TERMINAL
         if wide != self.wide:
@@ -48,23 +66,29 @@ class RecordingsTable(DataTable):
                 del self.shown[key]
             for row in rows:
                 key = str(row.id)
-                values = row_values(row, now, width)
+                values = row_values(row, now, width, stuck_threshold_sec, row.id in marked)
                 self._show_row(key, values)
             current = [row.key.value for row in self.ordered_rows]
             if current != wanted:
                 position = {key: index for index, key in enumerate(wanted)}
-                self.sort("id", key=lambda cells: position[cells[0].plain])
+                self.sort("id", key=lambda cells: position[cells[0].plain.lstrip(MARK + " ")])
             if selected in self.shown:
                 self.move_cursor(row=self.get_row_index(selected), scroll=False)
 
     def _show_row(self, key: str, values: tuple[str, ...]) -> None:
         old = self.shown.get(key)
+        warn = is_stuck_soon(values)
         if old is None:
-            self.add_row(*(cell(c, v) for c, v in zip(COLUMNS, values, strict=True)), key=key)
+            cells = (cell(c, v, warn) for c, v in zip(COLUMNS, values, strict=True))
+            self.add_row(*cells, key=key)
         elif old != values:
+            # A row turning stuck-soon (or back) restyles cells whose text is unchanged.
+            restyle = warn != is_stuck_soon(old)
             for column, before, after in zip(COLUMNS, old, values, strict=True):
-                if before != after:
-                    self.update_cell(key, column, cell(column, after))
+                if before != after or restyle:
+                    # The id column widens for a mark ("● 12"); the others keep their width.
+                    widen = column == "id"
+                    self.update_cell(key, column, cell(column, after, warn), update_width=widen)
         self.shown[key] = values
 
     def selected_key(self) -> str | None:
