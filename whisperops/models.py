@@ -115,6 +115,8 @@ class Recording(BaseModel):
             (("status", "updated_at"), False),
             (("status", "created_at"), False),
             (("status", "processed_at"), False),
+            # Covers the backlog's sums of the queued audio (migration 0013).
+            (("status", "duration_sec", "size_bytes"), False),
         )
 
     @property

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from whisperops.backlog import Backlog, read_backlog, transcribe_workers
 from whisperops.config import Settings
 from whisperops.jobs.names import QUEUES
-from whisperops.models import Recording, Status
+from whisperops.models import Status
 from whisperops.ops.intake import read_intake
+from whisperops.ops.queries import count_by_status
 from whisperops.schemas import UtcDatetime
 
 
@@ -88,8 +89,7 @@ def build_status_report(
         workers, depths = read_workers_and_queues(redis_factory())
     except Exception as exc:  # the database part still answers
         redis_error = str(explain(exc))
-    # One count per status, each through the (status, ...) index.
-    counts = {s: Recording.select().where(Recording.status == s).count() for s in Status}
+    counts = count_by_status()
     intake = read_intake()
     return StatusReport(
         generated_at=now,

@@ -21,6 +21,7 @@ from whisperops.db import database_proxy
 from whisperops.jobs.names import QUEUES
 from whisperops.models import Recording, Status
 from whisperops.ops.intake import Intake, read_intake
+from whisperops.ops.queries import count_by_status
 from whisperops.schemas import RecordingListItem
 
 
@@ -73,13 +74,7 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
     (status, created_at) index, at most ``limit`` rows each, and merged here: the
     cost follows the rows shown, not the size of the table.
     """
-    counts = {status: 0 for status in Status}
-    for status, count in (
-        Recording.select(Recording.status, fn.COUNT(Recording.id))
-        .group_by(Recording.status)
-        .tuples()
-    ):
-        counts[Status(status)] = count
+    counts = count_by_status()
     statuses = [query.status] if query.status is not None else list(Status)
     by_age = query.sort is SortOrder.AGE
     order = (
