@@ -168,7 +168,6 @@ def _environ(database_url: str, redis_url: str, folder: str) -> dict[str, str]:
 
 
 async def measure_console(settings, redis_url: str, refreshes: int) -> tuple[list, list]:
-    from redis import Redis
     from textual.widgets import DataTable
 
     from whisperops.clock import utcnow
@@ -176,7 +175,7 @@ async def measure_console(settings, redis_url: str, refreshes: int) -> tuple[lis
     from whisperops.console.snapshot import take_snapshot
     from whisperops.models import Recording, Status
 
-    app = build_app(settings, refresh_sec=3600, redis_factory=lambda: Redis.from_url(redis_url))
+    app = build_app(settings, refresh_sec=3600)  # Redis as the console connects to it
     timings, round_trips = [], []
     async with app.run_test(size=(160, 48)) as pilot:
         while app.query_one(DataTable).row_count == 0:
@@ -191,7 +190,7 @@ async def measure_console(settings, redis_url: str, refreshes: int) -> tuple[lis
             ).execute()
             await pilot.pause(0.3)  # let ages move on, so the diff has real work
             started = time.perf_counter()
-            snapshot = take_snapshot(settings, app.query_state, app.redis_factory, app.now)
+            snapshot = take_snapshot(settings, app.query_state, app.poll_redis, app.now)
             app.apply(snapshot)
             timings.append(time.perf_counter() - started)
             generation = app.generation + 1
@@ -244,23 +243,27 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--processing", type=int, default=200)
     parser.add_argument("--refreshes", type=int, default=30)
+    parser.add_argument(
+        "--database", help="measure this already filled database (a URL) instead of filling one"
+    )
     parser.add_argument("--fill-only", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.fill_only:
         fill(options.fill_only, options.total, options.processing)
         return
     folder = tempfile.mkdtemp(prefix="bench-console-")
-    database_url = f"sqlite:///{Path(folder) / 'w.db'}"
+    database_url = options.database or f"sqlite:///{Path(folder) / 'w.db'}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12")
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.console_refresh", "--fill-only", database_url),
-            *("--total", str(options.total), "--processing", str(options.processing)),
-        ],
-        check=True,
-    )
-    print(f"filled {options.total:,} recordings in {time.perf_counter() - started:.0f} s")
+    if not options.database:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "bench.console_refresh", "--fill-only", database_url),
+                *("--total", str(options.total), "--processing", str(options.processing)),
+            ],
+            check=True,
+        )
+        print(f"filled {options.total:,} recordings in {time.perf_counter() - started:.0f} s")
     from redis import Redis
 
     from whisperops.db import bind_database

@@ -47,6 +47,7 @@ from datetime import datetime
 from peewee import Case, fn
 
 from whisperops.config import Settings
+from whisperops.db import database_proxy
 from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
 from whisperops.progress import live_progress
 from whisperops.text import format_duration
@@ -148,17 +149,27 @@ def fit_work_model(samples: list[tuple[float, float, int]]) -> WorkModel | None:
 
 def read_work_model(limit: int = SAMPLE) -> WorkModel | None:
     """Fit :class:`WorkModel` over the last ``limit`` done recordings' finishing attempts."""
-    done = list(
+    global _fitted
+    read = list(
         Recording.select(
-            Recording.id, Recording.attempt, Recording.duration_sec, Recording.size_bytes
+            Recording.id,
+            Recording.attempt,
+            Recording.duration_sec,
+            Recording.size_bytes,
+            Recording.updated_at,
         )
         .where(Recording.status == Status.DONE)
         .order_by(Recording.updated_at.desc(), Recording.id.desc())
         .limit(limit)
         .tuples()
     )
-    if not done:
+    if not read:
         return None
+    done = [row[:4] for row in read]
+    # The sample as it stands, on this database, down to when each was last written.
+    key = (id(database_proxy.obj), tuple(read))
+    if _fitted is not None and _fitted[0] == key:
+        return _fitted[1]  # nothing finished since: the same sample, the same fit
     finishing = {rid: attempt for rid, attempt, _, _ in done}
     spans: dict[int, list] = {}
     decoded: set[int] = set()
@@ -182,7 +193,15 @@ def read_work_model(limit: int = SAMPLE) -> WorkModel | None:
         for rid, _, duration, size in done
         if rid in decoded and duration
     ]
-    return fit_work_model(samples)
+    model = fit_work_model(samples)
+    _fitted = (key, model)
+    return model
+
+
+# The last fit and the sample it was fitted on: a console refreshes every 2 s, and the
+# sample changes only when a recording is done (one process, one cache: an assignment
+# is atomic, and two threads fitting the same sample get the same model).
+_fitted: tuple[tuple, WorkModel | None] | None = None
 
 
 def _audio_of(duration: float | None, size: int, model: WorkModel | None) -> float | None:

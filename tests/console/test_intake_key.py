@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from redis import Redis
 from rq import Queue
 from textual.widgets import DataTable, Label, Static
 
+from tests.console.conftest import NOW, frozen_now
 from tests.console.test_console import make_app, wait_for
 from whisperops.config import Settings
-from whisperops.console.app import ConsoleApp
+from whisperops.console.app import ConsoleApp, build_app
 from whisperops.console.screens.dialogs import ConfirmScreen
 from whisperops.jobs.names import TRANSCRIBE_QUEUE
 from whisperops.models import Recording, Status
-from whisperops.ops import read_intake
+from whisperops.ops import pause, read_intake
 
 
 def status_bar(app: ConsoleApp) -> str:
@@ -74,3 +78,27 @@ async def test_p_can_be_cancelled(
     assert read_intake().paused is False
     assert Recording.get_by_id(recordings["queued"]).status is Status.QUEUED
     assert Queue(TRANSCRIBE_QUEUE, connection=redis).count == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_paused_console_asking_to_requeue_marked_rows(
+    snap_compare, console_settings: Settings, recordings: dict[str, int], size
+) -> None:
+    """What an operator sees mid-maintenance: intake paused, two rows marked, the
+    one confirmation a bulk requeue asks for."""
+    pause("kernel update", now=NOW - timedelta(minutes=12), by="ops@farm-01")
+    app = build_app(console_settings, refresh_sec=3600, now=frozen_now)
+
+    async def mark_and_ask(pilot) -> None:
+        table = app.query_one(DataTable)
+        while table.row_count < 6 or "PAUSED" not in status_bar(app):
+            await pilot.pause(0.05)
+        for name in ("done", "failed"):
+            table.move_cursor(row=table.get_row_index(str(recordings[name])))
+            await pilot.press("space")
+        await pilot.press("r")
+        while not isinstance(app.screen, ConfirmScreen):
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=mark_and_ask)

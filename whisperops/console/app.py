@@ -23,7 +23,7 @@ from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.screens.dialogs import ConfirmScreen, FailScreen
 from whisperops.console.screens.stats import StatsScreen, without_group
 from whisperops.console.screens.workers import WorkersScreen
-from whisperops.console.snapshot import Query, Snapshot, SortOrder, take_snapshot
+from whisperops.console.snapshot import HeldRedis, Query, Snapshot, SortOrder, take_snapshot
 from whisperops.console.widgets import Banner, RecordingsTable, SearchBar, StatusBar
 from whisperops.db import bind_database, database_proxy
 from whisperops.errors import WhisperopsError
@@ -90,6 +90,7 @@ class ConsoleApp(MarkKeys, App):
         super().__init__()
         self.settings = settings
         self.redis_factory = redis_factory
+        self.poll_redis = HeldRedis(redis_factory)  # the main screen's, kept between polls
         self.refresh_sec = refresh_sec
         self.now = now
         self.query_state = Query()
@@ -130,7 +131,9 @@ class ConsoleApp(MarkKeys, App):
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self, generation: int, query: Query) -> None:
-        snapshot = take_snapshot(self.settings, query, self.redis_factory, self.now)
+        snapshot = take_snapshot(self.settings, query, self.poll_redis, self.now)
+        if snapshot.redis_error is not None:
+            self.poll_redis.forget()
         self.post_message(self.SnapshotReady(snapshot, generation))
 
     @on(SnapshotReady)

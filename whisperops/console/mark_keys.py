@@ -91,7 +91,9 @@ class MarkKeys(_Base):
             if answer:
                 self.run_bulk(lambda taken: marks.requeue(taken, self.settings), "requeue")
 
-        self.push_screen(ConfirmScreen(marks.requeue_question(len(self.marks))), confirmed)
+        intake = self.last_snapshot.intake
+        question = marks.requeue_question(len(self.marks), intake is not None and intake.paused)
+        self.push_screen(ConfirmScreen(question), confirmed)
 
     def fail_marks(self) -> None:
         """Ask once for the reason, stating the count; then fail every marked recording."""

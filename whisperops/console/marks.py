@@ -71,8 +71,11 @@ def fail(marks: dict[int, Seen], reason: str) -> str:
     return ops.fail_marked(marks, reason).describe()
 
 
-def requeue_question(count: int) -> str:
-    return f"Requeue {count:,} marked recording{'s' if count != 1 else ''}?"
+def requeue_question(count: int, paused: bool = False) -> str:
+    question = f"Requeue {count:,} marked recording{'s' if count != 1 else ''}?"
+    if paused:  # say it before, not after: they will wait for the resume
+        question += " Intake is paused: they stay queued until it is resumed."
+    return question
 
 
 def fail_question(count: int) -> str:

@@ -81,11 +81,11 @@ def _operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _set(paused: bool, reason: str | None, now: datetime | None) -> Intake:
+def _set(paused: bool, reason: str | None, now: datetime | None, by: str | None) -> Intake:
     changes = {
         "paused": paused,
         "changed_at": now or utcnow(),
-        "changed_by": _operator(),
+        "changed_by": by or _operator(),
         "reason": (reason or "").strip() or None,
     }
     if not IntakeControl.update(**changes).where(IntakeControl.id == ROW_ID).execute():
@@ -95,11 +95,12 @@ def _set(paused: bool, reason: str | None, now: datetime | None) -> Intake:
     return intake
 
 
-def pause(reason: str | None = None, now: datetime | None = None) -> Intake:
-    """Stop enqueueing new work everywhere; running jobs finish."""
-    return _set(True, reason, now)
+def pause(reason: str | None = None, now: datetime | None = None, by: str | None = None) -> Intake:
+    """Stop enqueueing new work everywhere; running jobs finish. ``by`` defaults to
+    this process's user@host."""
+    return _set(True, reason, now, by)
 
 
-def resume(now: datetime | None = None) -> Intake:
+def resume(now: datetime | None = None, by: str | None = None) -> Intake:
     """Enqueue again; the next sweep (or this call's caller) fills the room."""
-    return _set(False, None, now)
+    return _set(False, None, now, by)

@@ -26,6 +26,8 @@ class StatusBar(Static):
             self.pace_line(snapshot, last_good),
             self.table_line(snapshot, last_good, query, shown, marked),
         ]
+        # Each line is cut (…), not wrapped (app.tcss): a wrapped line would push the
+        # last one out of the bar's three rows at 80 columns.
         self.update(Text("\n").join(line for line in lines if line.plain))
 
     def totals_line(self, snapshot: Snapshot, last_good: Snapshot) -> Text:
