@@ -15,8 +15,8 @@ and enqueued in this process, as the watcher and the sweep do.
 When the 5th recording is done, the ETA is read exactly as the console reads it
 (``read_backlog`` with the transcribe workers RQ has registered); then the run is
 timed until the last recording is done. Printed: the ETA, the actual time, the
-error (target within 20%), and for comparison the ETA a plain ratio would give
-(audio left / (pace x workers), no per-file overhead, no tail).
+error (target within 20%), and for comparison the ETA without the schedule's tail
+(audio left / (pace x workers)).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def main() -> None:
     error = (backlog.eta_sec - actual) / actual
     naive = backlog.audio_sec / (backlog.pace * backlog.workers)
     print(f"ETA {backlog.eta_sec:.1f} s, actual {actual:.1f} s: error {error:+.1%} (target ±20%)")
-    print(f"plain ratio (no per-file overhead, no tail): {naive:.1f} s, {naive / actual - 1:+.1%}")
+    print(f"without the tail (audio / (pace x workers)): {naive:.1f} s, {naive / actual - 1:+.1%}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ OPTIONAL_COLUMNS = (
     "processing_segments_count",
     "progress_ratio",
     "processed_at",
+    "processing_started_at",
     "error_message",
 )
 
@@ -90,11 +91,16 @@ def fill(database_url: str, total: int, processing: int) -> None:
                 processing_step="transcribe",
                 processing_step_started_at=now - timedelta(seconds=i % 300),
                 processing_segments_count=i % 90,
+                processing_started_at=now - timedelta(seconds=i % 300 + 5),
                 progress_ratio=(i % 100) / 100,
                 updated_at=now - timedelta(seconds=i % 20),
             )
         elif status == "done":
-            row.update(duration_sec=duration, processed_at=row["updated_at"])
+            row.update(
+                duration_sec=duration,
+                processed_at=row["updated_at"],
+                processing_started_at=row["updated_at"] - timedelta(seconds=duration / 4),
+            )
         elif status == "failed":
             row.update(error_message="Step transcribe failed: CUDA out of memory")
         batch.append(row)
@@ -114,7 +120,7 @@ def fill(database_url: str, total: int, processing: int) -> None:
     )
     with database_proxy.atomic():
         for recording in recent:
-            started = recording.updated_at - timedelta(seconds=recording.duration_sec / 4)
+            started = recording.processing_started_at
             for step in STEPS:
                 seconds = recording.duration_sec / 5 if step == "transcribe" else 1.0
                 run = StepRun(

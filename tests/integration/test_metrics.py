@@ -149,6 +149,9 @@ def test_grafana_dashboard_is_importable_json() -> None:
         "whisperops_step_duration_seconds_bucket",
         "whisperops_queue_jobs",
         "whisperops_recordings_diarization_pending",
+        "whisperops_backlog_audio_seconds",
+        "whisperops_backlog_eta_seconds",
+        "whisperops_intake_paused",
     ):
         assert metric in expressions
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,12 +28,15 @@ from whisperops.runtime import init_runtime
 from whisperops.status_report import StatusReport
 
 BYTES_PER_SEC = 32_000  # 16 kHz mono 16-bit WAV
-# The three recently done recordings took 10 s + 0.1 s per audio second each:
+# The recent work, finished and running, went at 5 audio seconds per wall second:
 # 550 s of audio are left (queued 200 estimated + 50 known; processing 200 + 100),
-# and two workers finish the last job 50 s from now (worked out in the test).
+# and two workers finish the last job 60 s from now (worked out in the test).
+PACE = 5.0
 AUDIO_LEFT = 550.0
-ETA = 50.0
-LINE = "backlog ≈9m10s audio · ~50s at current pace (2 workers)"
+ETA = 60.0
+# Running attempts keep working while a test reads: a CLI that starts a second later
+# sees a slightly slower pace, so the ETA is checked to the few seconds that makes.
+LINE = re.compile(r"backlog ≈9m10s audio · ~1m0[0-4]s at current pace \(2 workers\)")
 
 
 def _recording(name: str, status: Status, **fields) -> Recording:
@@ -67,26 +72,60 @@ def _steps(recording: Recording, attempt: int, start: datetime, wall: float, ste
 
 
 def fill_backlog() -> None:
-    """Done, queued and processing recordings with a known step history."""
-    start = utcnow() - timedelta(hours=2)
-    for minutes, duration in ((30, 100.0), (20, 300.0), (10, 600.0)):
+    """Done, queued and processing recordings with a known step history.
+
+    In the pace's window: three done ones (1000 s of audio in 200 worker-seconds) and
+    three running ones (200 s decoded in 36 s, 0 in 4 s, 70 s in 14 s): 1270 / 254 = 5.
+    Outside it, or decoding nothing, two that would change it if they were counted.
+    """
+    now = utcnow()
+    for ended_ago, duration, wall in ((600, 100.0, 20), (480, 300.0, 60), (360, 600.0, 120)):
+        finished = now - timedelta(seconds=ended_ago)
+        started = finished - timedelta(seconds=wall)
         done = _recording(
             f"done-{duration:.0f}.wav",
             Status.DONE,
             attempt=2,
             duration_sec=duration,
             size_bytes=int(duration * BYTES_PER_SEC),
-            updated_at=utcnow() - timedelta(minutes=minutes),
+            processing_started_at=started,
+            processed_at=finished,
+            updated_at=finished,
         )
-        _steps(done, 2, start, 10 + 0.1 * duration)
+        _steps(done, 2, started, wall)
         # An earlier attempt (a worker lost mid-way) is not the one that finished it.
-        _steps(done, 1, start - timedelta(hours=1), 5000)
-    # Re-diarized last: its attempt decoded nothing, so it says nothing about the pace.
-    rediarized = _recording(
-        "rediarized.wav", Status.DONE, attempt=3, duration_sec=9000.0, size_bytes=10
+        _steps(done, 1, started - timedelta(hours=1), 5000)
+    # Too long ago for the window: 1000 s of audio in 10 s would double the pace.
+    old = _recording(
+        "old.wav",
+        Status.DONE,
+        attempt=1,
+        duration_sec=1000.0,
+        size_bytes=int(1000 * BYTES_PER_SEC),
+        processing_started_at=now - timedelta(minutes=30, seconds=10),
+        processed_at=now - timedelta(minutes=30),
+        updated_at=now - timedelta(minutes=30),
     )
-    _steps(rediarized, 3, start, 2, steps=[("diarization", 0, 2)])
-    _recording("new.wav", Status.QUEUED, size_bytes=200 * BYTES_PER_SEC, updated_at=start)
+    _steps(old, 1, now - timedelta(minutes=30, seconds=10), 10)
+    # Re-diarized in the window: its attempt decoded nothing, so it says nothing about
+    # the pace (9000 s in 2 s, were it counted).
+    rediarized = _recording(
+        "rediarized.wav",
+        Status.DONE,
+        attempt=3,
+        duration_sec=9000.0,
+        size_bytes=10,
+        processing_started_at=now - timedelta(seconds=122),
+        processed_at=now - timedelta(seconds=120),
+        updated_at=now - timedelta(seconds=120),
+    )
+    _steps(rediarized, 3, now - timedelta(seconds=122), 2, steps=[("diarization", 0, 2)])
+    _recording(
+        "new.wav",
+        Status.QUEUED,
+        size_bytes=200 * BYTES_PER_SEC,
+        updated_at=now - timedelta(hours=2),
+    )
     _recording("known.wav", Status.QUEUED, duration_sec=50.0, size_bytes=1)
     _recording(
         "decoding.wav",
@@ -95,6 +134,7 @@ def fill_backlog() -> None:
         processing_step="transcribe",
         duration_sec=400.0,
         progress_ratio=0.5,
+        processing_started_at=now - timedelta(seconds=36),
     )
     _recording(
         "probing.wav",
@@ -102,6 +142,7 @@ def fill_backlog() -> None:
         attempt=1,
         processing_step="extract_metadata",
         size_bytes=100 * BYTES_PER_SEC,
+        processing_started_at=now - timedelta(seconds=4),
     )
     _recording(
         "storing.wav",
@@ -109,6 +150,7 @@ def fill_backlog() -> None:
         attempt=1,
         processing_step="store_results",
         duration_sec=70.0,
+        processing_started_at=now - timedelta(seconds=14),
     )
     _recording("broken.wav", Status.FAILED, attempt=1)
 
@@ -147,13 +189,12 @@ def test_status_json_gives_exact_backlog_and_eta(
     result = run_cli(_env(status_settings, tmp_path, redis_url), "status", "--json", timeout=60)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    schema = StatusReport.model_json_schema()
-    assert set(schema["required"]) <= set(data)
+    jsonschema.validate(data, StatusReport.model_json_schema())
     report = StatusReport.model_validate(data)
     assert report.counts == {
         Status.QUEUED: 2,
         Status.PROCESSING: 3,
-        Status.DONE: 4,
+        Status.DONE: 5,
         Status.FAILED: 1,
     }
     assert report.workers_online == 2
@@ -163,9 +204,9 @@ def test_status_json_gives_exact_backlog_and_eta(
     assert backlog.queued_audio_sec == pytest.approx(250)
     assert backlog.processing_remaining_sec == pytest.approx(300)
     assert backlog.audio_sec == pytest.approx(AUDIO_LEFT)
-    assert backlog.pace == pytest.approx(1000 / 130)
-    assert backlog.eta_sec == pytest.approx(ETA)
-    assert backlog.line == LINE
+    assert backlog.pace == pytest.approx(PACE, rel=0.01)
+    assert backlog.eta_sec == pytest.approx(ETA, rel=0.05)
+    assert LINE.fullmatch(backlog.line), backlog.line
     assert report.intake.paused is False and report.redis_error is None
 
 
@@ -176,9 +217,10 @@ def test_status_text(
     register_workers(redis, 2)
     result = run_cli(_env(status_settings, tmp_path, redis_url), "status", timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "recordings  queued 2 · processing 3 · done 4 · failed 1",
-        f"backlog     {LINE}",
+    lines = result.stdout.splitlines()
+    assert lines[0] == "recordings  queued 2 · processing 3 · done 5 · failed 1"
+    assert lines[1].startswith("backlog     ") and LINE.fullmatch(lines[1][12:]), lines[1]
+    assert lines[2:] == [
         "workers     2 transcribe online",
         "queues      transcribe 0 maintenance 0",
         "intake      running",
@@ -203,8 +245,8 @@ def test_console_snapshot_reads_the_backlog(status_settings: Settings, redis: Re
     register_workers(redis, 3)
     snapshot = take_snapshot(status_settings, Query(), lambda: redis)
     assert snapshot.backlog is not None
-    # Three workers: the running jobs take them (20, 20, 0 s left), then 30 and 15 more.
-    assert snapshot.backlog.describe() == "backlog ≈9m10s audio · ~35s at current pace (3 workers)"
+    # Three workers: the running jobs take them (40, 20, 0 s left), then 40 and 10 more.
+    assert snapshot.backlog.describe() == "backlog ≈9m10s audio · ~40s at current pace (3 workers)"
     down = take_snapshot(status_settings, Query(), lambda: Redis.from_url("redis://127.0.0.1:1/0"))
     assert down.redis_error and down.backlog is not None
     assert down.backlog.audio_sec == pytest.approx(AUDIO_LEFT)
@@ -214,8 +256,8 @@ def test_max_in_flight_bounds_the_workers(status_settings: Settings) -> None:
     fill_backlog()
     backlog = read_backlog(status_settings.replace(max_in_flight=1), 4, utcnow())
     assert backlog.workers == 1
-    # One job at a time: the running one's 20 s left, then the queued 30 s and 15 s.
-    assert backlog.eta_sec == pytest.approx(20 + 30 + 15)
+    # One job at a time: the longest running one's 40 s left, then the queued 40 and 10 s.
+    assert backlog.eta_sec == pytest.approx(40 + 40 + 10, rel=0.01)
 
 
 def _samples(collector: WhisperopsCollector) -> dict[str, float]:
@@ -239,8 +281,8 @@ def test_exporter_serves_the_backlog(status_settings: Settings, redis: Redis) ->
     register_workers(redis, 2)
     found = _samples(WhisperopsCollector(lambda: redis))
     assert found["whisperops_backlog_audio_seconds"] == pytest.approx(AUDIO_LEFT)
-    assert found["whisperops_backlog_eta_seconds"] == pytest.approx(ETA)
-    assert found["whisperops_pace_audio_seconds_per_second"] == pytest.approx(1000 / 130)
+    assert found["whisperops_backlog_eta_seconds"] == pytest.approx(ETA, rel=0.05)
+    assert found["whisperops_pace_audio_seconds_per_second"] == pytest.approx(PACE, rel=0.01)
     # Redis down: no ETA sample (unknown), the audio still.
     down = _samples(WhisperopsCollector(lambda: Redis.from_url("redis://127.0.0.1:1/0")))
     assert "whisperops_backlog_eta_seconds" not in down

@@ -1,53 +1,55 @@
-"""The backlog's arithmetic: the work model, the schedule onto workers, the line shown."""
+"""The backlog's arithmetic: the pace, the schedule onto workers, the line shown."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
-from whisperops.backlog import Backlog, WorkModel, _finish_time, fit_work_model
+from whisperops.backlog import Backlog, _finish_time
+from whisperops.pace import Attempt, Pace, decoded_so_far, pace_over
+
+NOW = datetime(2026, 12, 1, 12, 0, 0)
 
 
-def test_fit_separates_the_fixed_cost_from_the_cost_per_audio_second() -> None:
-    # wall = 10 s + 0.1 s per audio second, on a 32 kB/s format
-    model = fit_work_model([(d, 10 + 0.1 * d, 32_000 * d) for d in (30, 100, 600)])
-    assert model is not None
-    assert model.overhead_sec == pytest.approx(10)
-    assert model.cost_per_audio_sec == pytest.approx(0.1)
-    assert model.pace == pytest.approx(730 / 103)
-    assert model.seconds_per_byte == pytest.approx(1 / 32_000)
-    # Short calls first, long files later: the ratio alone would say 1h of calls
-    # costs what 1h of meetings does; the overhead per file makes them differ.
-    calls = 120 * model.work(30)
-    meetings = 2 * model.work(1800)
-    assert calls == pytest.approx(120 * 13) and meetings == pytest.approx(2 * 190)
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
 
 
-def test_fit_reproduces_the_sampled_total_wall_time() -> None:
-    samples = [(60.0, 15.0, 1), (65.0, 9.0, 1), (300.0, 40.0, 1), (320.0, 31.0, 1)]
-    model = fit_work_model(samples)
-    assert model is not None
-    assert 0 <= model.overhead_sec <= 9.0
-    assert sum(model.work(a) for a, _, _ in samples) == pytest.approx(95.0)
+def test_the_pace_counts_finished_and_running_work_in_the_window() -> None:
+    # Three 30-s calls done in 10 s each, and a 10-min file half decoded in 60 s:
+    # from the calls alone the pace would be 3; with the file's work it is 4.3.
+    attempts = [Attempt(30, ago(100), ago(90)), Attempt(30, ago(80), ago(70))]
+    attempts += [Attempt(30, ago(40), ago(30)), Attempt(300, ago(60), NOW)]
+    audio, busy, counted = pace_over(attempts, since=ago(900))
+    assert (audio, busy, counted) == (390, 90, 4)
+    assert audio / busy == pytest.approx(390 / 90)
+    calls_only = pace_over(attempts[:3], since=ago(900))
+    assert calls_only[0] / calls_only[1] == pytest.approx(3)
 
 
-def test_few_or_equal_samples_fit_a_ratio_only() -> None:
-    two = fit_work_model([(100.0, 20.0, 1000), (300.0, 40.0, 3000)])
-    same = fit_work_model([(60.0, 10.0, 1)] * 4)
-    assert two is not None and two.overhead_sec == 0 and two.pace == pytest.approx(400 / 60)
-    assert same is not None and same.overhead_sec == 0 and same.pace == pytest.approx(6)
+def test_work_across_the_window_start_counts_pro_rata() -> None:
+    # 600 s of audio over 200 s, of which the last 50 s are in the window: a quarter.
+    assert pace_over([Attempt(600, ago(200), ago(0))], since=ago(50)) == (150, 50, 1)
+    # Entirely before the window, or with no span: nothing.
+    assert pace_over([Attempt(600, ago(300), ago(100))], since=ago(50)) == (0, 0, 0)
+    assert pace_over([Attempt(600, NOW, NOW)], since=ago(50)) == (0, 0, 0)
 
 
-def test_overhead_is_never_negative_nor_above_the_shortest_job() -> None:
-    # Long files relatively cheaper than short: the intercept would be negative.
-    assert fit_work_model([(10, 1, 1), (100, 30, 1), (1000, 400, 1)]).overhead_sec == 0
-    # Every job about the same time whatever its length: capped at the shortest.
-    flat = fit_work_model([(10, 50, 1), (20, 52, 1), (30, 49, 1)])
-    assert flat.overhead_sec <= 49 and flat.cost_per_audio_sec >= 0
+def test_running_work_is_what_the_worker_has_decoded() -> None:
+    def row(step: str | None, duration: float | None, ratio: float | None = None) -> tuple:
+        return (1, step, duration, 1000, ratio, None, NOW, ago(30))
+
+    assert decoded_so_far(row("extract_metadata", 300.0), NOW) == 0
+    assert decoded_so_far(row(None, None), NOW) == 0
+    assert decoded_so_far(row("transcribe", 300.0, 0.25), NOW) == pytest.approx(75)
+    assert decoded_so_far(row("diarization", 300.0), NOW) == 300
 
 
-def test_no_usable_sample_means_no_model() -> None:
-    assert fit_work_model([]) is None
-    assert fit_work_model([(0.0, 5.0, 100), (10.0, 0.0, 100)]) is None
+def test_wall_time_at_a_pace() -> None:
+    pace = Pace(audio_sec=500, busy_sec=100, attempts=4, seconds_per_byte=None)
+    assert pace.per_worker == 5
+    assert pace.wall_sec(600) == 120
 
 
 def test_the_schedule_counts_the_tail_on_fewer_workers() -> None:
@@ -97,9 +99,3 @@ def test_describe_the_backlog() -> None:
 )
 def test_describe_what_is_not_known(backlog: Backlog, line: str) -> None:
     assert backlog.describe() == line
-
-
-def test_work_of_a_started_job_has_no_overhead_left() -> None:
-    model = WorkModel(10.0, 0.1, 5.0, None, 3)
-    assert model.work(100) == 20
-    assert model.work(100, started=True) == 10
