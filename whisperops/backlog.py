@@ -7,6 +7,8 @@
   recent done recordings, and the result is marked as an estimate (``≈``). Known
   durations are used where present. A queue of a different format than the recent
   work (mp3 after wav) is estimated at the wrong rate until some of it is done.
+* **Re-diarizations** (queued or running with ``resume_from_step``) are not part of
+  it: they transcribe nothing.
 * **Processing recordings**: in transcribe, ``duration * (1 - progress)`` of audio
   is left (the worker's estimate carried forward by ``live_progress``); before it,
   the whole recording; after it, nothing (the steps after it are part of the pace).
@@ -32,10 +34,19 @@ from datetime import datetime
 from peewee import Case, fn
 
 from whisperops.config import Settings
-from whisperops.models import Recording, Status
-from whisperops.pace import RUNNING_COLUMNS, Pace, decoded_so_far, read_pace
+from whisperops.models import Recording, Status, Step
+from whisperops.pace import (
+    BEFORE_TRANSCRIBE,
+    RUNNING_COLUMNS,
+    decoded_so_far,
+    read_pace,
+    seconds_per_byte,
+)
 from whisperops.text import format_duration
 
+TRANSCRIPTION_QUEUED = (Recording.status == Status.QUEUED) & Recording.resume_from_step.is_null()
+"""Queued recordings still to transcribe: a queued re-diarization keeps its transcript
+(covered, with their durations and sizes, by the index of migration 0013)."""
 SCHEDULE_LIMIT = 500
 """Queued recordings scheduled one by one onto the workers; beyond it, total / workers."""
 
@@ -87,12 +98,20 @@ def transcribe_workers(connection) -> int:
     return count_workers(connection, (TRANSCRIBE_QUEUE,))
 
 
-def _audio_of(duration: float | None, size: int, pace: Pace | None) -> float | None:
+def _audio_of(duration: float | None, size: int, rate: float | None) -> float | None:
+    """The recording's duration, else estimated from its size at ``rate`` (seconds per byte)."""
     if duration is not None:
         return duration
-    if pace is None or pace.seconds_per_byte is None:
-        return None
-    return size * pace.seconds_per_byte
+    return None if rate is None else size * rate
+
+
+def _audio_left(row: tuple, rate: float | None, now: datetime) -> float:
+    """Audio a running recording (a :data:`RUNNING_COLUMNS` row) still has to transcribe:
+    none past transcribe, or for a re-diarization."""
+    step, resumed = row[1], row[8]
+    if resumed is not None or (step not in BEFORE_TRANSCRIBE and step != Step.TRANSCRIBE.value):
+        return 0.0
+    return max(0.0, (_audio_of(row[2], row[3], rate) or 0.0) - decoded_so_far(row, now))
 
 
 def _finish_time(jobs_left: list[float], queued_work: list[float], workers: int) -> float:
@@ -122,25 +141,27 @@ def read_backlog(settings: Settings, workers: int | None, now: datetime) -> Back
             fn.SUM(Case(None, [(Recording.duration_sec.is_null(), 1)], 0)),
             fn.SUM(Case(None, [(Recording.duration_sec.is_null(), Recording.size_bytes)], 0)),
         )
-        .where(Recording.status == Status.QUEUED)
+        .where(TRANSCRIPTION_QUEUED)
         .tuples()
         .get()
     )
     unknown = int(unknown or 0)
     queued_audio = float(known_audio or 0.0)
-    if unknown and pace is not None and pace.seconds_per_byte is not None:
-        queued_audio += float(unknown_bytes or 0) * pace.seconds_per_byte
+    # The size estimate does not wait for a pace: the audio waiting is worth showing.
+    rate = pace.seconds_per_byte if pace is not None else seconds_per_byte()
+    if unknown and rate is not None:
+        queued_audio += float(unknown_bytes or 0) * rate
 
-    left = [(_audio_of(row[2], row[3], pace) or 0.0) - decoded_so_far(row, now) for row in running]
+    left = [_audio_left(row, rate, now) for row in running]
     eta = None
     online = None if workers is None else min(workers, settings.max_in_flight)
     if pace is not None and online:
         running_left = [pace.wall_sec(audio) for audio in left]
         if queued <= SCHEDULE_LIMIT:
             queued_work = [
-                pace.wall_sec(_audio_of(duration, size, pace) or 0.0)
+                pace.wall_sec(_audio_of(duration, size, rate) or 0.0)
                 for duration, size in Recording.select(Recording.duration_sec, Recording.size_bytes)
-                .where(Recording.status == Status.QUEUED)
+                .where(TRANSCRIPTION_QUEUED)
                 .order_by(Recording.updated_at, Recording.id)
                 .tuples()
             ]

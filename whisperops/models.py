@@ -116,7 +116,7 @@ class Recording(BaseModel):
             (("status", "created_at"), False),
             (("status", "processed_at"), False),
             # Covers the backlog's sums of the queued audio (migration 0013).
-            (("status", "duration_sec", "size_bytes"), False),
+            (("status", "resume_from_step", "duration_sec", "size_bytes"), False),
         )
 
     @property

@@ -18,7 +18,8 @@ archive look slower than it is. Measured on real speech (bench/backlog_eta.py,
 ratio said +38% and a fitted "overhead + cost per second" said -37% after the first
 5; counting the running work as well is what brought it within the target.
 
-Re-diarizations are left out: their attempt decoded nothing (no transcribe run).
+Re-diarizations are left out, finished (no transcribe run in their attempt) and
+running (``resume_from_step`` set): they decode nothing.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ def pace_over(attempts: Iterable[Attempt], since: datetime) -> tuple[float, floa
 
 def decoded_so_far(row: tuple, now: datetime) -> float:
     """Audio a running attempt has decoded, from a :data:`RUNNING_COLUMNS` row."""
-    _id, step, duration, _size, ratio, finish_at, written_at, _started = row
-    if not duration or step in BEFORE_TRANSCRIBE:
+    _id, step, duration, _size, ratio, finish_at, written_at, _started, resumed = row
+    if not duration or step in BEFORE_TRANSCRIBE or resumed is not None:
+        # A re-diarization decodes nothing: its transcript is kept.
         return 0.0
     if step == Step.TRANSCRIBE.value:
         return duration * (live_progress(ratio, finish_at, written_at, now) or 0.0)
@@ -108,6 +110,7 @@ RUNNING_COLUMNS = (
     Recording.estimated_finish_at,
     Recording.updated_at,
     Recording.processing_started_at,
+    Recording.resume_from_step,
 )
 """What :func:`read_pace` needs of each processing recording (the backlog reads them too)."""
 
@@ -149,7 +152,7 @@ def _finished_attempts(since: datetime) -> tuple[list[Attempt], datetime, float 
     return attempts, since, (sum(a.audio_sec for a in attempts) / size if size else None)
 
 
-def _seconds_per_byte() -> float | None:
+def seconds_per_byte() -> float | None:
     """Audio seconds per byte of the latest done recordings (none done in the window)."""
     recent = (
         Recording.select(Recording.duration_sec, Recording.size_bytes)
@@ -168,11 +171,13 @@ def read_pace(running: list[tuple], now: datetime) -> Pace | None:
 
     None until the window holds :data:`MIN_BUSY_SEC` of work.
     """
-    finished, since, seconds_per_byte = _finished_attempts(now - WINDOW)
+    finished, since, window_rate = _finished_attempts(now - WINDOW)
     in_flight = [
-        Attempt(decoded_so_far(row, now), row[7], now) for row in running if row[7] is not None
+        Attempt(decoded_so_far(row, now), row[7], now)
+        for row in running
+        if row[7] is not None and row[8] is None  # claimed, and not a re-diarization
     ]
     audio, busy, counted = pace_over([*finished, *in_flight], since)
     if busy < MIN_BUSY_SEC or audio <= 0:
         return None
-    return Pace(audio, busy, counted, seconds_per_byte or _seconds_per_byte())
+    return Pace(audio, busy, counted, window_rate or seconds_per_byte())

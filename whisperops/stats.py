@@ -49,6 +49,8 @@ ALL_BUCKETS = [
 ] + [timedelta(days=365)]
 """For "all", the smallest of these that covers the history in MAX_BUCKETS."""
 MAX_BUCKETS = 60
+GROUP_IDS_LIMIT = 10_000
+"""A failure group hands the table at most this many recordings, its newest."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,9 @@ def group_failures(rows: Iterable[tuple[int, str, str | None, datetime]]) -> lis
             pattern=pattern,
             count=len(examples),
             newest=examples[0],
-            recording_ids=frozenset(example.recording_id for example in examples),
+            # The newest ones only: the table filters by these ids, one SQL parameter
+            # each (SQLite takes at most 32,766).
+            recording_ids=frozenset(e.recording_id for e in examples[:GROUP_IDS_LIMIT]),
         )
         for (step, pattern), examples in groups.items()
     ]

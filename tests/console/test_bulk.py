@@ -107,6 +107,17 @@ async def test_a_marks_every_matching_recording_and_u_clears(
     assert sorted(queue.job_ids) == sorted(job_id(i, 2) for i in requeued)
 
 
+async def test_a_on_the_unfiltered_table_marks_nothing_and_says_why(
+    console_settings: Settings, recordings: dict[str, int]
+) -> None:
+    app = make_app(console_settings)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.query_one(DataTable).row_count == 6)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: notified(app, "Mark all needs a filter first"))
+        assert not app.marks and "marked" not in status_bar(app)
+
+
 async def test_cancelled_bulk_requeue_changes_nothing(
     console_settings: Settings, recordings: dict[str, int]
 ) -> None:

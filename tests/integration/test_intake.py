@@ -179,3 +179,14 @@ def test_stuck_recovery_still_runs_while_paused_and_the_row_waits_queued(
     row = Recording.get_by_id(stuck.id)
     assert row.status is Status.QUEUED and row.attempt == 2  # fenced, not enqueued
     assert transcribe_queue(redis).count == 0
+
+
+def test_two_pauses_at_once_keep_the_first_pausers_record(migrated_db) -> None:
+    from whisperops.ops import pause, read_intake, resume
+
+    pause("kernel update", by="ops@farm-01")
+    second = pause("disk swap", by="ops@farm-02")  # saw it running, wrote second
+    assert (second.changed_by, second.reason) == ("ops@farm-01", "kernel update")
+    assert read_intake().changed_by == "ops@farm-01"
+    assert resume(by="ops@farm-02").paused is False
+    assert resume(by="ops@farm-03").changed_by == "ops@farm-02"

@@ -287,3 +287,25 @@ def test_exporter_serves_the_backlog(status_settings: Settings, redis: Redis) ->
     down = _samples(WhisperopsCollector(lambda: Redis.from_url("redis://127.0.0.1:1/0")))
     assert "whisperops_backlog_eta_seconds" not in down
     assert down["whisperops_backlog_audio_seconds"] == pytest.approx(AUDIO_LEFT)
+
+
+def test_rediarizations_are_not_transcription_work(status_settings: Settings) -> None:
+    fill_backlog()
+    now = utcnow()
+    # Two hours of audio each, queued for and in re-diarization: their transcripts are
+    # kept, so neither adds audio to the backlog nor makes the pace look faster.
+    _recording(
+        "again.wav", Status.QUEUED, duration_sec=7200.0, resume_from_step="diarization"
+    )
+    _recording(
+        "rediarizing.wav",
+        Status.PROCESSING,
+        attempt=2,
+        processing_step="diarization",
+        duration_sec=7200.0,
+        resume_from_step="diarization",
+        processing_started_at=now - timedelta(seconds=10),
+    )
+    backlog = read_backlog(status_settings, 2, utcnow())
+    assert backlog.audio_sec == pytest.approx(AUDIO_LEFT)
+    assert backlog.pace == pytest.approx(PACE, rel=0.01)

@@ -192,3 +192,14 @@ def test_a_running_maintenance_worker_is_listed(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_a_worker_whose_key_expired_is_not_counted(redis: Redis, fleet) -> None:
+    from whisperops.jobs.workers import count_workers
+
+    assert count_workers(redis) == 4
+    # SIGKILLed: its key expires, its name stays in the queue's set until a live
+    # worker cleans the registry (never, if all of them died).
+    redis.delete("rq:worker:transcribe-a")
+    assert count_workers(redis) == 3
+    assert len(read_workers(redis, utcnow())) == 3

@@ -37,13 +37,17 @@ def test_work_across_the_window_start_counts_pro_rata() -> None:
 
 
 def test_running_work_is_what_the_worker_has_decoded() -> None:
-    def row(step: str | None, duration: float | None, ratio: float | None = None) -> tuple:
-        return (1, step, duration, 1000, ratio, None, NOW, ago(30))
+    def row(
+        step: str | None, duration: float | None, ratio: float | None = None, resumed=None
+    ) -> tuple:
+        return (1, step, duration, 1000, ratio, None, NOW, ago(30), resumed)
 
     assert decoded_so_far(row("extract_metadata", 300.0), NOW) == 0
     assert decoded_so_far(row(None, None), NOW) == 0
     assert decoded_so_far(row("transcribe", 300.0, 0.25), NOW) == pytest.approx(75)
     assert decoded_so_far(row("diarization", 300.0), NOW) == 300
+    # A re-diarization keeps its transcript: it decodes nothing.
+    assert decoded_so_far(row("diarization", 300.0, resumed="diarization"), NOW) == 0
 
 
 def test_wall_time_at_a_pace() -> None:

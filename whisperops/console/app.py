@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -312,7 +313,7 @@ class ConsoleApp(MarkKeys, App):
         following = (
             SortOrder.AGE if self.query_state.sort is SortOrder.UPDATED else SortOrder.UPDATED
         )
-        self.query_state = Query(self.query_state.status, self.query_state.search, following)
+        self.query_state = replace(self.query_state, sort=following)
         self.request_poll()
 
     def action_refresh_now(self) -> None:
@@ -329,7 +330,7 @@ class ConsoleApp(MarkKeys, App):
         text = event.value.strip()
         self.query_one(SearchBar).display = bool(text)
         self.query_one(RecordingsTable).focus()
-        self.query_state = Query(self.query_state.status, text, self.query_state.sort)
+        self.query_state = replace(self.query_state, search=text)  # within a picked group too
         self.request_poll()
 
 

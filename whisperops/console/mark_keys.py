@@ -60,6 +60,9 @@ class MarkKeys(_Base):
 
     def action_mark_all(self) -> None:
         """Mark every recording matching the filter and search, not only the rows shown."""
+        if not marks.narrowed(self.query_state):
+            self.notify(marks.NARROW_FIRST, severity="warning", markup=False)
+            return
         self.find_matching(self.query_state)
 
     @work(thread=True, exclusive=True, group="marks")

@@ -46,6 +46,15 @@ class Marks:
         return taken
 
 
+NARROW_FIRST = "Mark all needs a filter first: a status (1-4), a search (/) or a failure group (t)."
+
+
+def narrowed(query: Query) -> bool:
+    """Whether the table shows a chosen set: marking all of an unfiltered view would mark
+    the whole archive (the CLI refuses that as well)."""
+    return query.status is not None or bool(query.search) or query.ids is not None
+
+
 def matching(query: Query) -> dict[int, Seen]:
     """Every recording matching the table's filter, search and picked group (the stats
     screen's), not only those shown.

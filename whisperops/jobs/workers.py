@@ -77,14 +77,21 @@ def count_workers(connection: Redis, queues: tuple[str, ...] = QUEUES) -> int:
     """How many workers listen on one of ``queues`` (keys only: nothing is loaded).
 
     By queue, never RQ's global registry: a shared Redis holds other applications'
-    workers too.
+    workers too. Only workers whose own key still exists: a killed worker stays in
+    the queue's set until a live worker's registry cleanup, and if every worker died
+    nothing cleans it (as ``Worker.all``, which ``whisperops workers`` lists, skips it).
     """
     from rq.worker_registration import get_keys
 
     keys: set[str] = set()
     for name in queues:
         keys |= get_keys(queue=Queue(name, connection=connection))
-    return len(keys)
+    if not keys:
+        return 0
+    pipeline = connection.pipeline(transaction=False)
+    for key in keys:
+        pipeline.exists(key)
+    return sum(bool(found) for found in pipeline.execute())
 
 
 def is_stale(state: str, busy: bool, heartbeat_age_sec: float | None) -> bool:

@@ -41,8 +41,8 @@ def backlog_families(redis_factory: Callable, now: datetime) -> list[Metric]:
         eta.add_metric([], backlog.eta_sec)
     pace = GaugeMetricFamily(
         "whisperops_pace_audio_seconds_per_second",
-        "Audio seconds transcribed per wall second per worker over the recently done "
-        "recordings; no sample until one is done.",
+        "Audio seconds transcribed per wall second per worker over the last 15 minutes "
+        "(recordings done and running); no sample until the workers have done some work.",
     )
     if backlog.pace is not None:
         pace.add_metric([], backlog.pace)

@@ -88,7 +88,14 @@ def _set(paused: bool, reason: str | None, now: datetime | None, by: str | None)
         "changed_by": by or _operator(),
         "reason": (reason or "").strip() or None,
     }
-    if not IntakeControl.update(**changes).where(IntakeControl.id == ROW_ID).execute():
+    # Only a change of state writes: two operators pausing at once both see it
+    # running, and the first to write keeps who paused it, when and why.
+    changed = (
+        IntakeControl.update(**changes)
+        .where((IntakeControl.id == ROW_ID) & (IntakeControl.paused != paused))
+        .execute()
+    )
+    if not changed and IntakeControl.get_or_none(IntakeControl.id == ROW_ID) is None:
         IntakeControl.insert(id=ROW_ID, **changes).on_conflict_ignore().execute()
     intake = read_intake()
     log.info("Intake %s", intake.describe() if paused else f"resumed by {intake.changed_by}")

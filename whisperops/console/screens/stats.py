@@ -48,6 +48,8 @@ def short_pattern(group: FailureGroup) -> str:
 def group_query(group: FailureGroup, current: Query) -> Query:
     """The main table narrowed to exactly ``group``'s recordings, whatever their status now."""
     label = truncate(f"failed in {group.step or '?'}: {short_pattern(group)}", 40)
+    if len(group.recording_ids) < group.count:
+        label += f" (newest {len(group.recording_ids):,})"
     return Query(sort=current.sort, ids=group.recording_ids, label=label)
 
 
