@@ -294,9 +294,7 @@ def test_rediarizations_are_not_transcription_work(status_settings: Settings) ->
     now = utcnow()
     # Two hours of audio each, queued for and in re-diarization: their transcripts are
     # kept, so neither adds audio to the backlog nor makes the pace look faster.
-    _recording(
-        "again.wav", Status.QUEUED, duration_sec=7200.0, resume_from_step="diarization"
-    )
+    _recording("again.wav", Status.QUEUED, duration_sec=7200.0, resume_from_step="diarization")
     _recording(
         "rediarizing.wav",
         Status.PROCESSING,
