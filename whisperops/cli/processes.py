@@ -86,8 +86,10 @@ def calibrate(context: Context) -> None:
 )
 @pass_context
 def console(context: Context, refresh: int | None) -> None:
-    """Live view of every recording; requeue (r) and fail (f) with one key.
+    """Live view of every recording, the backlog and its ETA; requeue (r) and fail (f)
+    with one key, or every marked row at once (space marks, a marks all matching).
 
+    Also: workers (w), where the time goes and what fails (t), pause intake (p).
     Works over SSH in 80x24 with the keyboard only; `q` quits, footer shows the keys.
     """
     context.database(long_running=True)
