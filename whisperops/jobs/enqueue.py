@@ -81,7 +81,7 @@ def enqueue_recording(queue: Queue, recording: Recording, settings: Settings) ->
 class EnqueueReport:
     enqueued: list[int]
     already_live: list[int]
-    in_flight: int  # recordings running (see running_count) plus jobs waiting, before this run
+    in_flight: int  # recordings running plus jobs waiting (see in_flight), before this run
     paused: Intake | None = None  # set when intake is paused and nothing was enqueued
     held: int = 0  # paused: the recordings that stay queued
 
@@ -110,39 +110,51 @@ def live_recording_ids(queue: Queue, recordings: list[Recording]) -> set[int]:
     }
 
 
-def running_count(queue: Queue) -> int:
-    """Recordings being worked on now.
+def in_flight(queue: Queue) -> tuple[int, int]:
+    """Recordings being worked on now plus jobs waiting, and of those the waiting jobs.
 
     A job a worker has just taken is for a moment neither waiting in the queue nor
     PROCESSING in the database (it is claimed a few milliseconds later); RQ keeps it
-    in its intermediate queue or started registry meanwhile, so those count too.
-    The larger of the two views is taken: each running job appears in both.
+    in its intermediate queue or started registry meanwhile, so those count too: the
+    running ones are the larger of the database's and RQ's view. The database is read
+    first and Redis after it in one transaction (waiting, taken, started at one
+    instant, by job id, since RQ briefly lists a job in both of the last two): a
+    job cannot then be counted both waiting and running, which reading the queue
+    before the rest did whenever a worker took a job in between.
     """
     processing = Recording.select().where(Recording.status == Status.PROCESSING).count()
-    taken = queue.connection.llen(queue.intermediate_queue_key)
-    # Started entries not yet expired, counted without the registry's cleanup (which
+    pipeline = queue.connection.pipeline(transaction=True)
+    pipeline.llen(queue.key)
+    pipeline.lrange(queue.intermediate_queue_key, 0, -1)
+    # Started entries not yet expired, read without the registry's cleanup (which
     # would have side effects on RQ's bookkeeping of running jobs).
-    started = queue.connection.zcount(queue.started_job_registry.key, time.time(), "+inf")
-    return max(processing, taken + started)
+    pipeline.zrangebyscore(queue.started_job_registry.key, time.time(), "+inf")
+    waiting, taken, started = pipeline.execute()
+    # Started entries are "<job id>:<execution id>" (rq 3.0).
+    running = {_text(job) for job in taken} | {_text(e).rsplit(":", 1)[0] for e in started}
+    return max(processing, len(running)) + waiting, waiting
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def room_in_flight(queue: Queue, settings: Settings) -> int:
     """How many more jobs ``max_in_flight`` allows now (running plus waiting count)."""
-    return max(0, settings.max_in_flight - running_count(queue) - queue.count)
+    return max(0, settings.max_in_flight - in_flight(queue)[0])
 
 
 def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
     """Enqueue the oldest queued recordings without a live job, up to the room
     ``max_in_flight`` leaves; nothing while intake is paused."""
-    waiting_jobs = queue.count
-    in_flight = running_count(queue) + waiting_jobs
+    flying, waiting_jobs = in_flight(queue)
     intake = read_intake()
     if intake.paused:
         held = Recording.select().where(Recording.status == Status.QUEUED).count()
-        report = EnqueueReport([], [], in_flight, paused=intake, held=held)
+        report = EnqueueReport([], [], flying, paused=intake, held=held)
         log.info("Enqueued nothing: %s", report.describe())
         return report
-    room = max(0, settings.max_in_flight - in_flight)
+    room = max(0, settings.max_in_flight - flying)
     # A list, not a cursor: each enqueue updates the row (and its index position).
     # Up to `waiting_jobs` of these may already be live; the rest fill the room.
     queued = (
@@ -162,7 +174,7 @@ def enqueue_queued(queue: Queue, settings: Settings) -> EnqueueReport:
             break
         if recording.id not in live and enqueue_recording(queue, recording, settings):
             enqueued.append(recording.id)
-    return EnqueueReport(enqueued, sorted(live), in_flight)
+    return EnqueueReport(enqueued, sorted(live), flying)
 
 
 def withdraw_waiting(queue: Queue) -> list[str]:
