@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from whisperops.backlog import Backlog, read_backlog, transcribe_workers
 from whisperops.config import Settings
-from whisperops.jobs.names import QUEUES
 from whisperops.models import Status
 from whisperops.ops.intake import read_intake
 from whisperops.ops.queries import count_by_status
@@ -74,10 +73,9 @@ class StatusReport(BaseModel):
 
 def read_workers_and_queues(connection) -> tuple[int, dict[str, int]]:
     """Online transcribe workers and the depth of each whisperops queue."""
-    from rq import Queue
+    from whisperops.jobs.workers import queue_depths
 
-    depths = {name: Queue(name, connection=connection).count for name in QUEUES}
-    return transcribe_workers(connection), depths
+    return transcribe_workers(connection), queue_depths(connection)
 
 
 def build_status_report(

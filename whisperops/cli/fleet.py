@@ -7,20 +7,9 @@ import json
 import click
 
 from whisperops.cli.context import Context, pass_context
+from whisperops.jobs.workers import estimate, recording_label
 from whisperops.schemas import WorkerInfo
 from whisperops.text import dash, format_duration, literal, truncate
-
-
-def estimate(info: WorkerInfo) -> str:
-    """The estimated share of the recording's step done, as '40%', or '-'."""
-    return "-" if info.progress is None else f"{info.progress:.0%}"
-
-
-def recording_label(info: WorkerInfo, width: int) -> str:
-    """'#12 call.wav' for the recording the worker is on; '-' when idle; else its job id."""
-    if info.recording_id is not None:
-        return truncate(f"#{info.recording_id} {info.file_name or '(gone)'}", width)
-    return truncate(info.job_id, width) if info.job_id else "-"
 
 
 def render_table(workers: list[WorkerInfo]) -> list[str]:

@@ -19,7 +19,6 @@ from whisperops.clock import utcnow
 from whisperops.config import Settings
 from whisperops.console.rows import stuck_soon
 from whisperops.db import database_proxy
-from whisperops.jobs.names import QUEUES
 from whisperops.models import Recording, Status
 from whisperops.ops.intake import Intake, read_intake
 from whisperops.ops.queries import count_by_status
@@ -125,13 +124,10 @@ def read_recordings(query: Query) -> tuple[list[RecordingListItem], int, dict[St
 
 
 def read_queues(connection) -> tuple[dict[str, int], int]:
-    from rq import Queue
+    from whisperops.jobs.workers import count_workers, queue_depths
 
-    from whisperops.jobs.workers import count_workers
-
-    depths = {name: Queue(name, connection=connection).count for name in QUEUES}
     # whisperops' workers only: a shared Redis may hold other applications' workers.
-    return depths, count_workers(connection)
+    return queue_depths(connection), count_workers(connection)
 
 
 class HeldRedis:

@@ -40,6 +40,7 @@ from whisperops.jobs.names import QUEUES, TRANSCRIBE_QUEUE, parse_job_id
 from whisperops.models import Recording, Status
 from whisperops.progress import live_progress
 from whisperops.schemas import WorkerInfo
+from whisperops.text import truncate
 
 IDLE_STALE_SEC = (DEFAULT_WORKER_TTL - 15) + DEFAULT_JOB_MONITORING_INTERVAL
 """An idle worker's heartbeat (every dequeue timeout, worker_ttl - 15 s) this old: stale."""
@@ -187,3 +188,20 @@ def _with_recordings(infos: list[WorkerInfo], now: datetime) -> list[WorkerInfo]
             )
         joined.append(info.model_copy(update=update))
     return joined
+
+
+def estimate(info: WorkerInfo) -> str:
+    """The estimated share of the recording's step done, as '40%', or '-'."""
+    return "-" if info.progress is None else f"{info.progress:.0%}"
+
+
+def recording_label(info: WorkerInfo, width: int) -> str:
+    """'#12 call.wav' for the recording the worker is on; '-' when idle; else its job id."""
+    if info.recording_id is not None:
+        return truncate(f"#{info.recording_id} {info.file_name or '(gone)'}", width)
+    return truncate(info.job_id, width) if info.job_id else "-"
+
+
+def queue_depths(connection: Redis) -> dict[str, int]:
+    """Jobs waiting in each whisperops queue."""
+    return {name: Queue(name, connection=connection).count for name in QUEUES}

@@ -20,7 +20,7 @@ from whisperops.config import Settings
 from whisperops.console.screens.detail import DetailScreen
 from whisperops.console.snapshot import _first_line
 from whisperops.db import database_proxy
-from whisperops.jobs.workers import read_workers
+from whisperops.jobs.workers import estimate, read_workers, recording_label
 from whisperops.schemas import WorkerInfo
 from whisperops.text import dash, format_duration, truncate
 
@@ -33,16 +33,12 @@ FLAGGED_STYLE = "bold red"
 
 def worker_cells(info: WorkerInfo) -> tuple[str, ...]:
     """The plain text of one worker's row, in COLUMNS order, narrow enough for 80 columns."""
-    if info.recording_id is not None:
-        recording = truncate(f"#{info.recording_id} {info.file_name or '(gone)'}", 22)
-    else:
-        recording = truncate(info.job_id, 22) if info.job_id else "-"
     return (
         truncate(info.name, 14),
         truncate(info.state, 7),
-        recording,
+        recording_label(info, 22),
         truncate(info.processing_step or "-", 11),
-        "-" if info.progress is None else f"{info.progress:.0%}",
+        estimate(info),
         format_duration(info.heartbeat_age_sec),
         truncate(info.hostname or "-", 16),
         dash(info.pid),
