@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 
-from whisperops.clock import utcnow
+from whisperops.clock import db_now, utcnow
 from whisperops.config import Settings
 from whisperops.jobs.enqueue import EnqueueReport, enqueue_queued, transcribe_queue
 from whisperops.jobs.names import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
@@ -79,7 +79,7 @@ def enqueue_pending_recordings(
     Stuck recovery runs while intake is paused too: stuck rows go back to QUEUED and
     wait there for the resume.
     """
-    now = now or utcnow()
+    now = now or db_now()
     report = SweepReport()
     recover_stuck(settings, now, report)
     if report.requeued:

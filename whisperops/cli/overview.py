@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from whisperops.cli.context import Context, pass_context
-from whisperops.clock import utcnow
+from whisperops.clock import db_now
 from whisperops.status_report import StatusReport
 
 
@@ -63,7 +63,7 @@ def status(context: Context, as_json: bool) -> None:
     report = build_status_report(
         settings,
         lambda: _redis_connection(settings),
-        utcnow(),
+        db_now(),
         lambda exc: _explain(exc, settings),
     )
     click.echo(report.model_dump_json(indent=2) if as_json else render_status(report))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from whisperops.clock import utcnow
+from whisperops.clock import db_now
 from whisperops.db import database_proxy
 from whisperops.models import (
     Recording,
@@ -37,7 +37,7 @@ class FencedRecording:
 
     def claim(self) -> Recording | None:
         """Move the queued row to PROCESSING for this attempt; None if it is not ours."""
-        now = utcnow()
+        now = db_now()
         changes = {
             "status": Status.PROCESSING,
             "processing_started_at": now,
@@ -71,12 +71,12 @@ class FencedRecording:
 
     def update(self, **changes: Any) -> None:
         """Write progress or results while the attempt is still this job's."""
-        changes.setdefault("updated_at", utcnow())
+        changes.setdefault("updated_at", db_now())
         if not guarded_update(self.recording_id, self.attempt, changes, [Status.PROCESSING]):
             raise Fenced(f"recording {self.recording_id} attempt {self.attempt} was superseded")
 
     def begin_step(self, step: Step) -> StepRun:
-        now = utcnow()
+        now = db_now()
         with database_proxy.atomic():
             self.update(
                 processing_step=step.value,
@@ -92,7 +92,7 @@ class FencedRecording:
     def end_step(self, run: StepRun, outcome: StepOutcome, detail: str | None = None) -> None:
         # History rows are this attempt's own; they are closed even when fenced so
         # the timeline shows where the abandoned attempt stopped.
-        closed = step_closed(run.started_at, utcnow())
+        closed = step_closed(run.started_at, db_now())
         StepRun.update(**closed, outcome=outcome, detail=detail).where(
             (StepRun.id == run.id) & StepRun.finished_at.is_null()
         ).execute()
@@ -101,7 +101,7 @@ class FencedRecording:
         """DONE. A failed diarization's message stays visible on a done recording."""
         self.update(
             status=Status.DONE,
-            processed_at=utcnow(),
+            processed_at=db_now(),
             error_message=error_message,
             diarization_pending=diarization_pending,
             resume_from_step=None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from peewee import IntegrityError
 
-from whisperops.clock import utcnow
+from whisperops.clock import db_now
 from whisperops.config import Settings
 from whisperops.db import database_proxy
 from whisperops.models import Recording, Status
@@ -85,7 +85,7 @@ def ingest_file(path: Path, settings: Settings, now: datetime | None = None) -> 
     duplicate = Recording.get_or_none(Recording.sha256 == digest)
     if duplicate is not None:
         return _duplicate(shown, duplicate)
-    now = now or utcnow()
+    now = now or db_now()
     try:
         with database_proxy.atomic():
             recording = Recording.create(

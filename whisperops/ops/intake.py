@@ -16,7 +16,7 @@ from datetime import datetime
 
 from peewee import Expression, fn
 
-from whisperops.clock import as_utc, utcnow
+from whisperops.clock import as_utc, db_now
 from whisperops.models import IntakeControl
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def _operator() -> str:
 def _set(paused: bool, reason: str | None, now: datetime | None, by: str | None) -> Intake:
     changes = {
         "paused": paused,
-        "changed_at": now or utcnow(),
+        "changed_at": now or db_now(),
         "changed_by": by or _operator(),
         "reason": (reason or "").strip() or None,
     }

@@ -17,7 +17,7 @@ from typing import Any
 
 from peewee import Expression
 
-from whisperops.clock import utcnow
+from whisperops.clock import db_now
 from whisperops.db import database_proxy
 from whisperops.errors import InvalidTransitionError, WhisperopsError
 from whisperops.models import (
@@ -97,7 +97,7 @@ def _queued_afresh(recording: Recording, now: datetime | None, **changes: Any) -
         "retry_count": 0,
         "error_message": None,
         **no_progress(),
-        "updated_at": now or utcnow(),
+        "updated_at": now or db_now(),
         **changes,
     }
 
@@ -163,7 +163,7 @@ def fail_read(recording: Recording, reason: str, now: datetime | None = None) ->
             "attempt": recording.attempt + 1,
             "error_message": message,
             **no_progress(),
-            "updated_at": now or utcnow(),
+            "updated_at": now or db_now(),
         },
     )
     log.info(
@@ -235,7 +235,7 @@ def take_next_attempt(recording: Recording) -> int | None:
     A job left by an earlier attempt is fenced off by the bump.
     """
     attempt = recording.attempt + 1
-    changes = {"attempt": attempt, "updated_at": utcnow()}
+    changes = {"attempt": attempt, "updated_at": db_now()}
     won = guarded_update(recording.id, recording.attempt, changes, [Status.QUEUED])
     return attempt if won else None
 

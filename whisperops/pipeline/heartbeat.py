@@ -7,7 +7,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from whisperops.clock import utcnow
+from whisperops.clock import db_now
 from whisperops.db import database_proxy
 from whisperops.health.service_errors import Outage, database_error
 from whisperops.models import Step
@@ -56,5 +56,5 @@ def progress_fields(state: JobState) -> dict:
     estimate = state.estimator.estimate()
     finish = None
     if estimate.remaining_sec is not None:
-        finish = utcnow() + timedelta(seconds=estimate.remaining_sec)
+        finish = db_now() + timedelta(seconds=estimate.remaining_sec)
     return {"progress_ratio": round(estimate.ratio, 4), "estimated_finish_at": finish}
