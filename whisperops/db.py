@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase
+from peewee import (
+    Database,
+    DatabaseProxy,
+    InterfaceError,
+    Model,
+    OperationalError,
+    PostgresqlDatabase,
+)
 from playhouse import db_url
 
 from whisperops.errors import ConfigError
 
 database_proxy = DatabaseProxy()
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Milliseconds a SQLite writer waits for another writer before giving up. Several
 # worker processes, the sweep and the console share one file; WAL lets readers
@@ -64,3 +77,39 @@ def bind_database(url: str) -> Database:
 def is_postgres(database: Database | DatabaseProxy) -> bool:
     target = database.obj if isinstance(database, DatabaseProxy) else database
     return isinstance(target, PostgresqlDatabase)
+
+
+OUTAGE_RETRY_SEC = 120
+"""How long a job's write waits for PostgreSQL to come back (a restart, a failover, a
+killed connection) before the job gives up; the stuck sweep then has the recording."""
+
+
+def through_outage(action: Callable[[], T], who: str, retry_sec: float = OUTAGE_RETRY_SEC) -> T:
+    """Run ``action`` (one statement, or several that are safe to repeat), reconnecting
+    with backoff while PostgreSQL is unreachable.
+
+    Only outside a transaction: a transaction cut off midway is its owner's to
+    redo as a whole. SQLite's errors are not outages (a locked file already waits
+    ``SQLITE_BUSY_TIMEOUT_MS``), so they are raised at once.
+    """
+    deadline, delay, down_since = time.monotonic() + retry_sec, 0.25, None
+    while True:
+        try:
+            result = action()
+        except (OperationalError, InterfaceError) as exc:
+            if not is_postgres(database_proxy) or database_proxy.in_transaction():
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning("%s: the database unreachable (%s); retrying", who, exc)
+            database_proxy.close()  # the broken connection; the next statement opens one
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        if down_since is not None:
+            log.warning(
+                "%s: the database reachable again after %.0fs", who, time.monotonic() - down_since
+            )
+        return result

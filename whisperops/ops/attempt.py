@@ -7,10 +7,11 @@ the sweep) learns it at its next write and stops.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from whisperops.clock import db_now
-from whisperops.db import database_proxy
+from whisperops.db import database_proxy, through_outage
 from whisperops.models import (
     Recording,
     Status,
@@ -18,9 +19,9 @@ from whisperops.models import (
     StepOutcome,
     StepRun,
     no_progress,
-    step_closed,
 )
 from whisperops.ops.intake import intake_paused, while_running
+from whisperops.ops.step_tally import close_step_run
 from whisperops.ops.transitions import guarded_update
 
 
@@ -70,12 +71,30 @@ class FencedRecording:
         return still_queued.exists() and intake_paused()
 
     def update(self, **changes: Any) -> None:
-        """Write progress or results while the attempt is still this job's."""
-        changes.setdefault("updated_at", db_now())
-        if not guarded_update(self.recording_id, self.attempt, changes, [Status.PROCESSING]):
+        """Write progress or results while the attempt is still this job's.
+
+        A ``timedelta`` value is a moment that far from now, by the database's clock
+        (an estimated finish): read in the same retried write as ``updated_at``.
+        """
+
+        def write() -> bool:
+            now = db_now()
+            stamped = {"updated_at": now} | {
+                name: now + value if isinstance(value, timedelta) else value
+                for name, value in changes.items()
+            }
+            return guarded_update(self.recording_id, self.attempt, stamped, [Status.PROCESSING])
+
+        # A killed connection or a database restart mid-job: the write waits for it
+        # (guarded by the attempt, so repeating it is safe) instead of failing the job.
+        if not through_outage(write, f"recording {self.recording_id}"):
             raise Fenced(f"recording {self.recording_id} attempt {self.attempt} was superseded")
 
     def begin_step(self, step: Step) -> StepRun:
+        # The whole transaction is repeated through an outage; cut off, it left nothing.
+        return through_outage(lambda: self._begin_step(step), f"recording {self.recording_id}")
+
+    def _begin_step(self, step: Step) -> StepRun:
         now = db_now()
         with database_proxy.atomic():
             self.update(
@@ -92,10 +111,11 @@ class FencedRecording:
     def end_step(self, run: StepRun, outcome: StepOutcome, detail: str | None = None) -> None:
         # History rows are this attempt's own; they are closed even when fenced so
         # the timeline shows where the abandoned attempt stopped.
-        closed = step_closed(run.started_at, db_now())
-        StepRun.update(**closed, outcome=outcome, detail=detail).where(
-            (StepRun.id == run.id) & StepRun.finished_at.is_null()
-        ).execute()
+        # Counted for the exporter in the same transaction; a repeat counts nothing.
+        def close() -> None:
+            close_step_run(run.id, run.step, run.started_at, db_now(), outcome, detail)
+
+        through_outage(close, f"recording {self.recording_id}")
 
     def finish(self, error_message: str | None, diarization_pending: bool) -> None:
         """DONE. A failed diarization's message stays visible on a done recording."""

@@ -7,7 +7,6 @@ import logging
 import threading
 from datetime import timedelta
 
-from whisperops.clock import db_now
 from whisperops.db import database_proxy
 from whisperops.health.service_errors import Outage, database_error
 from whisperops.models import Step
@@ -54,7 +53,7 @@ def progress_fields(state: JobState) -> dict:
     if state.step != Step.TRANSCRIBE or state.estimator is None:
         return {}
     estimate = state.estimator.estimate()
-    finish = None
+    finish = None  # from now, by the database's clock: FencedRecording.update reads it
     if estimate.remaining_sec is not None:
-        finish = db_now() + timedelta(seconds=estimate.remaining_sec)
+        finish = timedelta(seconds=estimate.remaining_sec)
     return {"progress_ratio": round(estimate.ratio, 4), "estimated_finish_at": finish}

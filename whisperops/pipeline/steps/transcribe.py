@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 
-from whisperops.clock import db_now
 from whisperops.models import StepOutcome
 from whisperops.pipeline.diarization.choice import diarization_backend
 from whisperops.pipeline.diarization.protocol import Skip
@@ -90,7 +90,7 @@ def transcribe(state: JobState) -> StepResult:
     state.fence.update(
         processing_segments_count=len(state.segments),
         progress_ratio=1.0,
-        estimated_finish_at=db_now(),
+        estimated_finish_at=timedelta(0),  # now, by the database's clock
     )
     pace.observe(info.pace_key, info.speech_sec, state.estimator.decoding_took())
     took = time.monotonic() - started

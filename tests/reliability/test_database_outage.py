@@ -1,0 +1,73 @@
+"""PostgreSQL cuts every connection (pg_terminate_backend) while a worker transcribes
+and the sweep runs: the job's writes wait for the database and the recording
+finishes once, without a retry."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import psycopg2
+
+from tests.integration.pipeline_helpers import ingest
+from tests.reliability.conftest import ON_POSTGRESQL
+from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
+from whisperops.config import Settings
+from whisperops.db import database_proxy
+from whisperops.models import Status, StepOutcome, StepRun, Transcript
+
+
+def terminate_connections(url: str) -> int:
+    """Kill every other session on the test's database, as a failover or an operator's
+    pg_terminate_backend does; returns how many were cut."""
+    with psycopg2.connect(url) as admin, admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@ON_POSTGRESQL
+def test_connections_killed_mid_transcription_and_mid_sweep_lose_nothing(
+    rel_settings: Settings, long_speech_wav: Path, tmp_path: Path
+) -> None:
+    url = rel_settings.database_url.get_secret_value()
+    recording = ingest(rel_settings, long_speech_wav)
+    workers = Workers(worker_env(rel_settings), tmp_path / "logs")
+    sweep = SweepLoop(rel_settings, interval=0.5)
+    sweep.start()
+    cuts = []
+    try:
+        workers.start("w1")
+        for segments in (1, 10):  # in two decoding windows
+            wait_until(
+                lambda n=segments: (current(recording.id).processing_segments_count or 0) >= n,
+                180,
+                f"{segments} segments decoded",
+            )
+            database_proxy.close()  # the test's own connection is cut too
+            cuts.append(terminate_connections(url))
+            time.sleep(0.3)  # a beat for the sweep's loop to hit the cut connection
+        claimed = current(recording.id).attempt
+        wait_until(lambda: current(recording.id).status is Status.DONE, 240, "DONE")
+        assert workers.alive() == ["w1"], "the worker died with its connection"
+    finally:
+        workers.stop_all()
+        sweep.stop()
+    logs = workers.logs()
+    print(
+        f"database outage: {len(cuts)} cuts of {cuts} connections mid-transcription; "
+        f"1 recording DONE, retries 0, lost 0, duplicated 0; sweeps {sweep.sweeps}, "
+        f"sweeps cut off {len(sweep.errors)}"
+    )
+    row = current(recording.id)
+    assert row.retry_count == 0 and row.attempt == claimed and row.error_message is None
+    assert Transcript.select().where(Transcript.recording == recording.id).count() == 1
+    runs = StepRun.select().where(StepRun.recording == recording.id)
+    assert all(run.outcome in (StepOutcome.OK, StepOutcome.SKIPPED) for run in runs)
+    assert "Traceback" not in logs
+    assert re.search(r"the database unreachable \(.*\); retrying", logs, re.S), logs[-3000:]
+    assert "the database reachable again after" in logs
+    assert sweep.sweeps > 0 and min(cuts) >= 1
