@@ -9,6 +9,10 @@ Redis: REDIS_URL, else 127.0.0.1:6379 when it answers, else an embedded Valkey.
 
 pyannote.audio (the diarization extra): its tests are skipped when it is not
 installed, unless WHISPEROPS_REQUIRE_DIARIZATION=1 (set by CI).
+
+promtool (tests/integration/test_metrics.py) and dropping root's read override with
+setpriv (tests/privileges.py) likewise: skipped with the reason when missing, failed
+instead under WHISPEROPS_REQUIRE_PROMTOOL=1 and WHISPEROPS_REQUIRE_PRIVILEGES=1 (set by CI).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -58,6 +63,13 @@ def _local_redis_answers() -> bool:
 POSTGRES_PROBLEM = _postgres_problem()
 
 
+def skip_unless_required(flag: str, reason: str) -> NoReturn:
+    """Skip the calling test for ``reason``, or fail it when ``flag`` is 1 (CI sets it)."""
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{flag}=1 but {reason}")
+    pytest.skip(reason)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     postgres = (
         f"postgresql ({POSTGRES_URL})"
@@ -74,9 +86,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def postgres_url() -> Iterator[str]:
     """A database of this test session's own on the PostgreSQL server."""
     if POSTGRES_PROBLEM is not None:
-        if os.environ.get("WHISPEROPS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"WHISPEROPS_REQUIRE_POSTGRES=1 but {POSTGRES_PROBLEM}")
-        pytest.skip(POSTGRES_PROBLEM)
+        skip_unless_required("WHISPEROPS_REQUIRE_POSTGRES", POSTGRES_PROBLEM)
     name = f"whisperops_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(POSTGRES_URL)
     admin.autocommit = True
@@ -182,9 +192,9 @@ def redis(redis_url: str) -> Iterator[Redis]:
     client.close()
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 

@@ -14,6 +14,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -163,7 +164,11 @@ class TranscriptSegment(BaseModel):
 
 
 class StepRun(BaseModel):
-    """One step of one attempt: where time goes and where failures happen."""
+    """One step of one attempt: where time goes and where failures happen.
+
+    Closed through whisperops.ops.step_tally, which counts it in ``StepTally`` in
+    the same transaction; a row written already finished is not counted.
+    """
 
     id = AutoField()
     recording = ForeignKeyField(Recording, backref="step_runs", on_delete="CASCADE")
@@ -234,6 +239,27 @@ def no_progress() -> dict[str, None]:
     }
 
 
+class StepTally(BaseModel):
+    """Cumulative step runs per step and duration bucket, counted as each run closes.
+
+    One row per (step, ``le``): ``le`` is the Prometheus bucket the run's duration
+    falls in (the smallest bound of whisperops.ops.step_tally.DURATION_BUCKETS at or
+    above it, not cumulative). The exporter serves these rows as they are, so a run
+    is counted once, in the transaction that closes it (see whisperops.ops.step_tally).
+    """
+
+    id = AutoField()
+    step = CharField(max_length=32)
+    le = CharField(max_length=16)
+    runs = BigIntegerField(default=0)
+    seconds = DoubleField(default=0.0)  # a sum that grows: 8 bytes on PostgreSQL too
+    failures = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "step_tally"
+        indexes = ((("step", "le"), True),)
+
+
 class IntakeControl(BaseModel):
     """Whether new work is enqueued: one row (id 1), read by every host's enqueuers.
 
@@ -251,4 +277,4 @@ class IntakeControl(BaseModel):
         table_name = "intake_control"
 
 
-ALL_MODELS = (Recording, Transcript, TranscriptSegment, StepRun, IntakeControl)
+ALL_MODELS = (Recording, Transcript, TranscriptSegment, StepRun, StepTally, IntakeControl)

@@ -238,8 +238,7 @@ def test_main_screen_with_marks_and_a_stuck_soon_row(
 
     async def mark_two(pilot) -> None:
         table = app.query_one(DataTable)
-        while table.row_count < 7:
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: table.row_count >= 7)
         for name in ("done", "failed"):
             table.move_cursor(row=table.get_row_index(str(recordings[name])))
             await pilot.press("space")

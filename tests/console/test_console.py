@@ -105,15 +105,26 @@ async def test_requeue_flow_starts_the_job_at_once(
 
 
 async def test_requeue_can_be_cancelled(
-    console_settings: Settings, recordings: dict[str, int]
+    console_settings: Settings, recordings: dict[str, int], redis: Redis
 ) -> None:
+    failed = recordings["failed"]
+    before = Recording.get_by_id(failed).__data__
     app = make_app(console_settings)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_for(pilot, lambda: app.query_one(DataTable).row_count == 6)
-        await select(pilot, app, recordings["failed"])
-        await pilot.press("r", "n")
-        await pilot.pause(0.2)
-    assert Recording.get_by_id(recordings["failed"]).status is Status.FAILED
+        await select(pilot, app, failed)
+        main = app.screen
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == f"Requeue #{failed} truncated.mp3?"
+        assert app.screen_stack == [main, app.screen]
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is main)
+        assert app.screen_stack == [main]
+        assert cell(app, failed, "status") == "failed"
+        assert not any("Requeued" in n.message for n in app._notifications)
+    assert Recording.get_by_id(failed).__data__ == before
+    assert Queue(TRANSCRIBE_QUEUE, connection=redis).count == 0
 
 
 async def test_fail_flow_asks_for_reason(

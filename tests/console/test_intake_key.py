@@ -91,14 +91,12 @@ def test_paused_console_asking_to_requeue_marked_rows(
 
     async def mark_and_ask(pilot) -> None:
         table = app.query_one(DataTable)
-        while table.row_count < 6 or "PAUSED" not in status_bar(app):
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: table.row_count >= 6 and "PAUSED" in status_bar(app))
         for name in ("done", "failed"):
             table.move_cursor(row=table.get_row_index(str(recordings[name])))
             await pilot.press("space")
         await pilot.press("r")
-        while not isinstance(app.screen, ConfirmScreen):
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=mark_and_ask)

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.console.conftest import frozen_now
+from tests.console.test_console import wait_for
 from whisperops.config import Settings
 from whisperops.console.app import build_app
 from whisperops.console.screens.detail import DetailScreen
@@ -18,8 +19,7 @@ SIZES = [(80, 24), (160, 48)]
 
 async def _loaded(pilot) -> None:
     app = pilot.app
-    while app.query_one(DataTable).row_count < 6:
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: app.query_one(DataTable).row_count >= 6)
     await pilot.pause(0.1)
 
 
@@ -38,10 +38,13 @@ def test_detail_screen(snap_compare, console_settings: Settings, recordings, siz
         table = app.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(str(recordings["done"])))
         await pilot.press("enter")
-        while not isinstance(app.screen, DetailScreen) or "Steps:" not in str(
-            app.screen.query_one("#detail-body").render()
-        ):
-            await pilot.pause(0.05)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DetailScreen)
+                and "Steps:" in str(app.screen.query_one("#detail-body").render())
+            ),
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=open_done)

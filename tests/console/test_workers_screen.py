@@ -134,8 +134,9 @@ def test_workers_screen(snap_compare, console_settings: Settings, fleet, size) -
 
     async def open_workers(pilot) -> None:
         await pilot.press("w")
-        while not isinstance(app.screen, WorkersScreen) or rows(app.screen) != NAMES:
-            await pilot.pause(0.05)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, WorkersScreen) and rows(app.screen) == NAMES
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=open_workers)

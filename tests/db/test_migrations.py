@@ -1,6 +1,6 @@
 """Schema history on SQLite and PostgreSQL: applied in order, recorded, upgraded in place."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from peewee import CharField, Database, DateTimeField, IntegerField
@@ -21,6 +21,7 @@ from whisperops.models import (
     Step,
     StepOutcome,
     StepRun,
+    StepTally,
     Transcript,
     TranscriptSegment,
 )
@@ -265,6 +266,7 @@ def _fill_every_table() -> None:
         outcome=StepOutcome.OK,
         detail="3 segments",
     )
+    StepTally.create(step=Step.TRANSCRIBE.value, le="300", runs=1, seconds=180.0, failures=0)
 
 
 def _every_row() -> dict[str, list[dict]]:
@@ -315,3 +317,57 @@ def test_database_of_the_previous_runner_behind_gets_the_rest(db: Database, behi
     assert lines[-1] == f"{behind} migration(s) applied; database is at {latest:04d}"
     assert pending(db) == []
     assert columns(db, "recordings") == set(Recording._meta.columns)
+
+
+# --- 0014: the step tally, backfilled from the history ---------------------------
+
+
+def test_0014_tallies_the_finished_history_so_counts_continue(db: Database) -> None:
+    from whisperops.ops.step_tally import DURATION_BUCKETS, close_step_run, read_step_totals
+
+    migrate(db, target=13, log=_quiet)
+    recording = Recording.create(
+        file_path="/archive/old.wav", file_name="old.wav", sha256="o" * 64, size_bytes=1
+    )
+    # Fractions of a second on both ends, some crossing a second.
+    start = datetime(2026, 1, 2, 3, 0, 0, 700_000)
+    history = [  # (step, seconds, outcome): bounds themselves fall in their own bucket
+        (Step.TRANSCRIBE, 0.1, StepOutcome.OK),
+        (Step.TRANSCRIBE, 0.100001, StepOutcome.OK),
+        (Step.TRANSCRIBE, 10.0, StepOutcome.OK),
+        (Step.TRANSCRIBE, 10.5, StepOutcome.FAILED),
+        (Step.TRANSCRIBE, 7200.0, StepOutcome.OK),
+        (Step.DIARIZATION, 3.0, StepOutcome.SKIPPED),
+        (Step.ANALYTICS, 0.0, StepOutcome.FAILED),
+    ]
+    for step, seconds, outcome in history:
+        StepRun.create(
+            recording=recording,
+            attempt=1,
+            step=step.value,
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+            outcome=outcome,
+        )
+    still_open = StepRun.create(
+        recording=recording, attempt=2, step=Step.TRANSCRIBE.value, started_at=start
+    )
+
+    assert migrate(db, log=_quiet) == ["0014_create_step_tally"]
+
+    totals = read_step_totals()
+    assert set(totals) == {"transcribe", "analytics"}  # skipped runs are not counted
+    transcribe = dict(totals["transcribe"].buckets)
+    cumulative = [transcribe[le] for le in ("0.1", "0.5", "10", "30", "3600", "+Inf")]
+    assert cumulative == [1, 2, 3, 4, 4, 5]
+    assert totals["transcribe"].seconds == pytest.approx(0.1 + 0.100001 + 10.0 + 10.5 + 7200.0)
+    assert totals["transcribe"].failures == 1
+    assert dict(totals["analytics"].buckets)["0.1"] == 1 and totals["analytics"].failures == 1
+    # Counts continue: a run closed after the upgrade adds to the backfilled ones.
+    assert close_step_run(
+        still_open.id, still_open.step, start, start + timedelta(seconds=20), StepOutcome.OK
+    )
+    assert dict(read_step_totals()["transcribe"].buckets)["+Inf"] == 6
+    # The migration's frozen bounds are the live ones (changing them needs a re-tally).
+    frozen = next(m for m in discover() if m.name == "0014_create_step_tally").load().BOUNDS
+    assert [bound for _label, bound in frozen] == list(DURATION_BUCKETS[:-1])

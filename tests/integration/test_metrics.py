@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,16 +15,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
-from tests.conftest import free_port
+from tests.conftest import free_port, skip_unless_required
 from tests.console.conftest import NOW, fill, frozen_now
 from whisperops.config import Settings
 from whisperops.jobs.names import STUCK_COUNTER_KEY
 from whisperops.models import Recording, Status, StepOutcome, StepRun
 from whisperops.monitoring.metrics import WhisperopsCollector
+from whisperops.ops.step_tally import close_step_run
 from whisperops.runtime import init_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMTOOL = shutil.which("promtool")
 
 
 def scrape(collector: WhisperopsCollector) -> str:
@@ -42,6 +42,32 @@ def samples(text: str) -> dict[tuple, float]:
 
 
 @pytest.fixture
+def promtool() -> str:
+    """promtool's path: skipped without it, failed instead under WHISPEROPS_REQUIRE_PROMTOOL=1."""
+    path = shutil.which("promtool")
+    if path is None:
+        skip_unless_required(
+            "WHISPEROPS_REQUIRE_PROMTOOL", "promtool missing; `scripts/setup.sh dev` installs it"
+        )
+    return path
+
+
+def close_run(
+    recording_id: int,
+    step: str,
+    finished_at: datetime,
+    seconds: float,
+    outcome: StepOutcome = StepOutcome.OK,
+    attempt: int = 1,
+) -> StepRun:
+    """A step run begun and closed as a worker's are: counted in the tally as it closes."""
+    started_at = finished_at - timedelta(seconds=seconds)
+    run = StepRun.create(recording=recording_id, attempt=attempt, step=step, started_at=started_at)
+    assert close_step_run(run.id, step, started_at, finished_at, outcome)
+    return run
+
+
+@pytest.fixture
 def metric_settings(settings: Settings, redis_url: str, redis: Redis, migrated_db) -> Settings:
     configured = settings.replace(redis_url=redis_url)
     init_runtime(configured)
@@ -51,15 +77,16 @@ def metric_settings(settings: Settings, redis_url: str, redis: Redis, migrated_d
 def test_metrics_from_db_and_redis(metric_settings: Settings, redis: Redis) -> None:
     ids = fill(metric_settings)
     collector = WhisperopsCollector(lambda: redis, now=frozen_now)
-    collector.tally.watermark = NOW - timedelta(hours=1)  # as if started an hour ago
     redis.hset(STUCK_COUNTER_KEY, mapping={"requeued": 2, "failed": 1})
-    StepRun.create(
-        recording=ids["failed"],
-        attempt=1,
-        step="extract_metadata",
-        started_at=NOW - timedelta(minutes=51),
+    # fill()'s history rows were inserted finished, not closed, so the tally (counted
+    # as runs close) has only these two.
+    close_run(ids["done"], "transcribe", NOW - timedelta(minutes=9), seconds=9)
+    close_run(
+        ids["failed"],
+        "extract_metadata",
+        NOW - timedelta(minutes=50, seconds=59),
+        seconds=1,
         outcome=StepOutcome.FAILED,
-        finished_at=NOW - timedelta(minutes=50, seconds=59),
     )
 
     Recording.update(diarization_pending=True).where(Recording.id == ids["done"]).execute()
@@ -96,27 +123,24 @@ def test_metrics_from_db_and_redis(metric_settings: Settings, redis: Redis) -> N
     assert found[("whisperops_workers", ())] == 0
     assert found[("whisperops_stuck_recordings_total", (("action", "requeued"),))] == 2
 
-    # The history is read incrementally: a second scrape does not count runs twice.
+    # A scrape only reads the tally: a second one does not count runs twice.
     again = samples(scrape(collector))
     assert again[("whisperops_step_duration_seconds_count", (("step", "transcribe"),))] == 1
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; `scripts/setup.sh dev` installs it")
-def test_output_passes_promtool(metric_settings: Settings, redis: Redis) -> None:
+def test_output_passes_promtool(metric_settings: Settings, redis: Redis, promtool: str) -> None:
     fill(metric_settings)
     collector = WhisperopsCollector(lambda: redis, now=frozen_now)
-    collector.tally.watermark = NOW - timedelta(hours=1)
     text = scrape(collector)
     result = subprocess.run(
-        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; `scripts/setup.sh dev` installs it")
-def test_alert_rules_pass_promtool() -> None:
+def test_alert_rules_pass_promtool(promtool: str) -> None:
     result = subprocess.run(
-        [PROMTOOL, "check", "rules", str(ROOT / "docs" / "alerts.yml")],
+        [promtool, "check", "rules", str(ROOT / "docs" / "alerts.yml")],
         capture_output=True,
         text=True,
     )
@@ -124,11 +148,10 @@ def test_alert_rules_pass_promtool() -> None:
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing; scripts/setup.sh installs it")
-def test_alerts_fire_on_the_exported_series() -> None:
+def test_alerts_fire_on_the_exported_series(promtool: str) -> None:
     """promtool's unit tests: each alert fires on the series the exporter serves."""
     result = subprocess.run(
-        [PROMTOOL, "test", "rules", str(ROOT / "tests" / "integration" / "alerts_test.yml")],
+        [promtool, "test", "rules", str(ROOT / "tests" / "integration" / "alerts_test.yml")],
         capture_output=True,
         text=True,
     )

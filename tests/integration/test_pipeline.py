@@ -152,13 +152,18 @@ def test_timeout_in_transcribe_uses_timeout_format(
             raise JobTimeoutException("Task exceeded maximum timeout value (60 seconds)")
 
     monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", time_out_after_two)
-    job.process_recording(recording.id, attempt)
+    assert job.process_recording(recording.id, attempt) == "failed"
 
     row = Recording.get_by_id(recording.id)
+    assert row.status is Status.FAILED
     assert row.error_message == (
         "Timeout in step transcribe (2 segments): "
         "JobTimeoutException('Task exceeded maximum timeout value (60 seconds)')"
     )
+    assert row.processing_step is None and row.processing_segments_count is None
+    timed_out = StepRun.get((StepRun.recording == row.id) & (StepRun.step == "transcribe"))
+    assert timed_out.outcome is StepOutcome.FAILED
+    assert Transcript.select().where(Transcript.recording == row.id).count() == 0
 
 
 def test_rq_job_timeout_fails_recording_and_worker_goes_on(

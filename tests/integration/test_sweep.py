@@ -136,7 +136,7 @@ def test_recently_updated_processing_row_is_untouched(
     assert Recording.get_by_id(recording.id).__data__ == before
 
 
-def test_queued_enqueued_once_across_sweeps_and_again_after_flushall(
+def test_queued_enqueued_once_across_sweeps_and_again_after_a_flush(
     sweep_settings: Settings, redis: Redis, tmp_path: Path
 ) -> None:
     ids = [make_recording(sweep_settings, tmp_path, f"q{i}.wav", 300 + 50 * i).id for i in range(3)]
@@ -146,7 +146,7 @@ def test_queued_enqueued_once_across_sweeps_and_again_after_flushall(
     assert enqueue_pending_recordings(sweep_settings, redis, now=NOW).enqueue.enqueued == []
     assert sorted(job.args for job in queue.jobs) == [(i, 1) for i in ids]
 
-    redis.flushall()
+    redis.flushdb()  # the test's DB only: FLUSHALL would empty a shared Redis
     assert enqueue_pending_recordings(sweep_settings, redis, now=NOW).enqueue.enqueued == ids
     assert sorted(job.args for job in queue.jobs) == [(i, 2) for i in ids]
 

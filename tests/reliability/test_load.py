@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from rq import Queue
 
@@ -22,6 +23,7 @@ from tests.reliability.harness import (
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.jobs.names import TRANSCRIBE_QUEUE
+from whisperops.jobs.workers import count_workers
 from whisperops.models import Status, StepRun, Transcript
 
 RECORDINGS = 500
@@ -45,6 +47,8 @@ class InFlightSampler(threading.Thread):
             self.samples += 1
 
 
+# Its own deadlines add up to 12 minutes (120 + 600 s), after ingesting 500 files.
+@pytest.mark.timeout(900)
 @ON_POSTGRESQL
 def test_500_recordings_two_workers_bounded_in_flight(
     rel_settings: Settings, tmp_path: Path
@@ -59,8 +63,9 @@ def test_500_recordings_two_workers_bounded_in_flight(
 
     for index in range(WORKERS):
         workers.start(f"w{index}")
-    wait_until(lambda: len(workers.alive()) == WORKERS, 30, "workers up")
-    time.sleep(3)  # model loaded: measure processing, not start-up
+    # A worker registers in Redis once its model is loaded: measure processing, not start-up.
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    wait_until(lambda: count_workers(redis) == WORKERS, 120, "workers up, their model loaded")
     started = time.monotonic()
     sweep.start()
     sampler.start()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
-import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,11 +15,13 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.conftest import free_port
-from tests.integration.cli_runner import ROOT, run_cli
+from tests.console.test_console import wait_for
+from tests.integration.cli_runner import ROOT, clean_environment, run_cli
 from tests.reliability.conftest import ON_POSTGRESQL
 from tests.reliability.harness import Valkey, wait_until
 from whisperops.config import load_settings
 from whisperops.console.app import build_app
+from whisperops.console.screens.detail import DetailScreen
 from whisperops.db import bind_database
 
 DB_PASSWORD = "Db-S3cret-pw"
@@ -42,6 +47,42 @@ def listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:
                 found.add(address)
     return found
+
+
+def scrape(url: str, timeout: float = 30) -> str:
+    """The body at ``url``, asked again until the server answers or ``timeout``."""
+    bodies: list[str] = []
+
+    def answered() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                bodies.append(response.read().decode())
+        except OSError:
+            return False
+        return True
+
+    wait_until(answered, timeout, f"an answer from {url}")
+    return bodies[-1]
+
+
+@contextmanager
+def exporter(env: dict[str, str], *args: str, log: Path | None = None) -> Iterator[None]:
+    """`whisperops exporter ARGS` running with ``env``; its output goes to ``log``."""
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", "whisperops", "exporter", *args],
+        env=clean_environment() | env,
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if log:
+            out.close()
 
 
 @pytest.fixture
@@ -80,7 +121,16 @@ async def test_no_secret_or_markup_escapes(
     runs["db down"] = run_cli({**env, "DATABASE_URL": down}, "list")
     wrong = locked_valkey.url.replace(REDIS_PASSWORD, REDIS_PASSWORD + "-wrong")
     runs["wrong redis password"] = run_cli({**env, "REDIS_URL": wrong}, "sweep")
+    # The exporter connects with the same URLs and token; its page and its log.
+    port = free_port()
+    exporter_log = tmp_path / "exporter.log"
+    with exporter(env, "--port", str(port), log=exporter_log):
+        metrics = scrape(f"http://127.0.0.1:{port}/metrics")
+    # Scraped with both passwords in use: the database and Redis answered.
+    assert "whisperops_database_up 1.0" in metrics and "whisperops_redis_up 1.0" in metrics
+    assert 'whisperops_recordings{status="done"} 1.0' in metrics  # the hostile name's
     text = "\n".join(out.stdout + out.stderr for out in runs.values())
+    text += "\n" + metrics + "\n" + exporter_log.read_text(errors="replace")
 
     assert runs["worker"].returncode == 0, runs["worker"].stderr
     assert "Step diarization failed: " in runs["show"].stdout  # the token was in play
@@ -97,39 +147,35 @@ async def test_no_secret_or_markup_escapes(
     bind_database(settings.database_url.get_secret_value())
     app = build_app(settings, refresh_sec=3600)
     async with app.run_test(size=(160, 48)) as pilot:
-        while app.query_one(DataTable).row_count < 1:
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: app.query_one(DataTable).row_count >= 1)
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DetailScreen)
+                and "Steps:" in str(app.screen.query_one("#detail-body").render())
+            ),
+        )
         screen = app.export_screenshot()
     assert "[bold&#160;red]alert" in screen or "[bold red]alert" in screen
     for secret in SECRETS:
         assert secret not in screen
 
 
-def test_exporter_binds_loopback_unless_told(environ: dict[str, str], migrated_db) -> None:
+def test_exporter_binds_loopback_unless_told(
+    environ: dict[str, str], redis_url: str, migrated_db
+) -> None:
+    env = environ | {"REDIS_URL": redis_url}
     port = free_port()
-    exporter = subprocess.Popen(
-        [sys.executable, "-m", "whisperops", "exporter", "--port", str(port)],
-        env={**_base_env(), **environ},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: listening_addresses(port), 30, "the exporter to listen")
-        time.sleep(0.2)
+    with exporter(env, "--port", str(port)):
+        assert "whisperops_database_up 1.0" in scrape(f"http://127.0.0.1:{port}/metrics")
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
-    finally:
-        exporter.terminate()
-        exporter.wait(timeout=10)
 
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("WHISPEROPS_")
-    }
+    # --host: another loopback address, so the test can show that is the only one.
+    host = "127.0.0.2"
+    port = free_port(host)
+    with exporter(env, "--host", host, "--port", str(port)):
+        assert "whisperops_database_up 1.0" in scrape(f"http://{host}:{port}/metrics")
+        assert listening_addresses(port) == {"0200007F"}  # 127.0.0.2 only
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()

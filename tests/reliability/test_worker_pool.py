@@ -8,6 +8,7 @@ import signal
 import threading
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from rq import Worker
 
@@ -120,6 +121,8 @@ def test_two_processes_side_by_side_own_progress_and_a_corrupt_file_fails_alone(
     assert all(", batched (8), " in modes[r.id] for r in [interview, *calls])
 
 
+# Its own deadlines add up to 9 minutes (120 + 300 + 60 + 60 s).
+@pytest.mark.timeout(900)
 @ON_SQLITE
 def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
     rel_settings: Settings, tmp_path: Path

@@ -2,11 +2,15 @@
 
 Cost per scrape follows the active recordings, not the table: per-recording series
 exist only for recordings in processing (bounded cardinality), counts of queued and
-processing rows come from the (status, ...) indexes, the large done/failed counts
-are refreshed at most every ``TOTALS_TTL_SEC``, and the step history is read
-incrementally (only step runs finished since the previous scrape). A part that
-cannot be read (DB or Redis down) is left out and its ``*_up`` gauge says 0; the
-scrape itself never fails.
+processing rows come from the (status, ...) indexes, and the large done/failed counts
+are refreshed at most every ``TOTALS_TTL_SEC``. A part that cannot be read (DB or
+Redis down) is left out and its ``*_up`` gauge says 0; the scrape itself never fails.
+
+The step histogram and failure counter are not counted here: they are the
+``step_tally`` rows (one per step and duration bucket), which the transaction that
+closes a step run increments (:mod:`whisperops.ops.step_tally`). Each finished run
+is counted exactly once whichever scrape comes first and however late its close
+commits, concurrent scrapes only read, and the counts survive an exporter restart.
 
 Every family served is named ``whisperops_*`` (docs/alerts.yml and the Grafana
 dashboard in docs/ use these names).
@@ -32,60 +36,16 @@ from whisperops.clock import utcnow
 from whisperops.db import database_proxy
 from whisperops.health.service_errors import Outage
 from whisperops.jobs.names import MAINTENANCE_QUEUE, STUCK_COUNTER_KEY, TRANSCRIBE_QUEUE
-from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
+from whisperops.models import Recording, Status, Step
 from whisperops.monitoring.backlog_metrics import backlog_families
 from whisperops.ops.intake import read_intake
+from whisperops.ops.step_tally import read_step_totals
 from whisperops.progress import live_progress
 
 log = logging.getLogger(__name__)
 
-# Step duration buckets, seconds: from a metadata read to a long transcription.
-DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf"))
 TOTALS_TTL_SEC = 30.0
 _FINISHED_STATUSES = (Status.DONE, Status.FAILED)
-
-
-class StepHistoryTally:
-    """Cumulative step durations and failures, fed only with newly finished runs.
-
-    Counts start when the exporter starts (Prometheus treats a restart as a counter
-    reset); each scrape reads the step runs finished since the previous one.
-    """
-
-    def __init__(self, since: datetime) -> None:
-        self.watermark = since
-        self.seen_at_watermark: set[int] = set()
-        self.buckets: dict[str, list[int]] = {}
-        self.sums: dict[str, float] = {}
-        self.failures: dict[str, int] = {}
-
-    def update(self) -> None:
-        runs = (
-            StepRun.select(
-                StepRun.id, StepRun.step, StepRun.started_at, StepRun.finished_at, StepRun.outcome
-            )
-            .where(StepRun.finished_at >= self.watermark)
-            .order_by(StepRun.finished_at, StepRun.id)
-        )
-        for run in runs:
-            if run.finished_at == self.watermark and run.id in self.seen_at_watermark:
-                continue
-            if run.finished_at > self.watermark:
-                self.watermark = run.finished_at
-                self.seen_at_watermark = set()
-            self.seen_at_watermark.add(run.id)
-            self._count(run)
-
-    def _count(self, run: StepRun) -> None:
-        counts = self.buckets.setdefault(run.step, [0] * len(DURATION_BUCKETS))
-        if run.outcome is not StepOutcome.SKIPPED:
-            seconds = max(0.0, (run.finished_at - run.started_at).total_seconds())
-            for index, bound in enumerate(DURATION_BUCKETS):
-                if seconds <= bound:
-                    counts[index] += 1
-            self.sums[run.step] = self.sums.get(run.step, 0.0) + seconds
-        if run.outcome is StepOutcome.FAILED:
-            self.failures[run.step] = self.failures.get(run.step, 0) + 1
 
 
 class WhisperopsCollector(Collector):
@@ -94,7 +54,6 @@ class WhisperopsCollector(Collector):
         # One line when a part goes down and one when it is back, not one per scrape.
         self.outages = {label: Outage(f"Metrics: {label}", log) for label in ("database", "Redis")}
         self.now = now
-        self.tally = StepHistoryTally(since=now())
         self._totals: dict[Status, int] = {}
         self._pending = 0
         self._totals_read_at = float("-inf")
@@ -246,27 +205,22 @@ class WhisperopsCollector(Collector):
         oldest_age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield oldest_age
 
-        self.tally.update()
+        totals = read_step_totals()
         durations = HistogramMetricFamily(
             "whisperops_step_duration_seconds",
-            "Duration of pipeline steps finished since the exporter started.",
+            "Duration of finished pipeline steps (skipped steps not counted), counted in the "
+            "database as each run closes.",
             labels=["step"],
         )
-        for step_name, counts in sorted(self.tally.buckets.items()):
-            buckets = [
-                (_bound(bound), count)
-                for bound, count in zip(DURATION_BUCKETS, counts, strict=True)
-            ]
-            durations.add_metric([step_name], buckets, self.tally.sums.get(step_name, 0.0))
-        yield durations
         failures = CounterMetricFamily(
             "whisperops_step_failures_total",
-            "Step runs that failed, by step, since the exporter started.",
+            "Step runs that failed, by step, counted in the database as each run closes.",
             labels=["step"],
         )
-        for step_name, count in sorted(self.tally.failures.items()):
-            failures.add_metric([step_name], count)
-        yield failures
+        for step_name, step_totals in totals.items():
+            durations.add_metric([step_name], step_totals.buckets, step_totals.seconds)
+            failures.add_metric([step_name], step_totals.failures)
+        yield from (durations, failures)
         yield from backlog_families(self.redis_factory, now)
 
     # --- Redis -----------------------------------------------------------------
@@ -297,7 +251,3 @@ class WhisperopsCollector(Collector):
         for action in ("requeued", "failed"):
             stuck.add_metric([action], int(handled.get(action.encode(), 0)))
         yield from (jobs, workers, stuck)
-
-
-def _bound(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else f"{bound:g}"

@@ -25,11 +25,10 @@ from whisperops.models import (
     Status,
     Step,
     StepOutcome,
-    StepRun,
     no_progress,
-    step_closed,
 )
 from whisperops.ops.queries import get_recording
+from whisperops.ops.step_tally import close_attempt_runs
 
 log = logging.getLogger(__name__)
 
@@ -266,17 +265,17 @@ def recover_stuck(recording: Recording, now: datetime, cutoff: datetime, give_up
             also=Recording.updated_at < cutoff,
         ):
             return False
-        StepRun.update(
-            # The open run began when the recording entered its step (begin_step).
-            **step_closed(recording.processing_step_started_at or now, now),
-            outcome=StepOutcome.FAILED,
-            detail=f"abandoned: no update for {int(age_sec)}s (worker lost); "
+        # Closed and counted for the exporter in this transaction. The open run began
+        # when the recording entered its step (begin_step).
+        close_attempt_runs(
+            recording.id,
+            recording.attempt,
+            recording.processing_step_started_at or now,
+            now,
+            StepOutcome.FAILED,
+            f"abandoned: no update for {int(age_sec)}s (worker lost); "
             f"{'failed' if give_up else 'requeued'} by the sweep",
-        ).where(
-            (StepRun.recording == recording.id)
-            & (StepRun.attempt == recording.attempt)
-            & StepRun.finished_at.is_null()
-        ).execute()
+        )
     return True
 
 

@@ -19,6 +19,7 @@ from whisperops.pipeline.job_state import JobState, ShutdownRequested
 from whisperops.pipeline.media import MediaError
 from whisperops.pipeline.resume import resume_point
 from whisperops.pipeline.steps import PIPELINE
+from whisperops.pipeline.writers import OutputWriteError
 from whisperops.runtime import runtime
 from whisperops.worker.layout import concrete
 
@@ -96,9 +97,9 @@ def process_recording(recording_id: int, attempt: int) -> str:
             step.value,
             count,
             exc,
-            # Bad input and timeouts are explained by the message; anything else
-            # gets its traceback.
-            exc_info=not isinstance(exc, MediaError | BaseTimeoutException),
+            # Bad input, unwritable outputs and timeouts are explained by the message;
+            # anything else gets its traceback.
+            exc_info=not isinstance(exc, MediaError | OutputWriteError | BaseTimeoutException),
         )
         try:
             fence.fail(failure_message(step, count, exc))
@@ -127,6 +128,11 @@ def run_steps(state: JobState, first: int) -> None:
         except ShutdownRequested:
             fence.end_step(
                 run, StepOutcome.FAILED, "interrupted: worker shut down, recording released"
+            )
+            raise
+        except SystemExit:  # RQ's cold shutdown (a second SIGTERM): the row stays PROCESSING
+            fence.end_step(
+                run, StepOutcome.FAILED, "interrupted: worker exited at once, left to the sweep"
             )
             raise
         except BaseException as exc:

@@ -59,7 +59,14 @@ class ReplicaBatchedPipeline(BatchedInferencePipeline):
             )
             for i in range(0, len(features), size)
         ]
-        return [segments for part in parts for segments in part.result()]
+        try:
+            return [segments for part in parts for segments in part.result()]
+        except BaseException:
+            # A cold shutdown or a job timeout, raised while waiting: the parts not yet
+            # started are dropped, or the process (and the next job) waits for them.
+            for part in parts:
+                part.cancel()
+            raise
 
     def _part(self, features, tokenizer, chunks_metadata, options):
         begun = time.perf_counter()

@@ -1,34 +1,54 @@
-"""store_results' files: the transcript document as JSON, SRT, VTT and TXT, each
-written atomically."""
+"""store_results' files: the transcript document as JSON, SRT, VTT and TXT, written
+atomically, all four or none."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from whisperops.errors import WhisperopsError
 from whisperops.models import Recording
 from whisperops.pipeline.segments import Segment
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file in the same folder, then rename over ``path``.
+class OutputWriteError(WhisperopsError):
+    """An output file could not be written (disk full, folder not writable, ...)."""
 
-    Readers see the old file or the new one, never half of one, even if the worker
-    is killed mid-write.
+
+def atomic_write(files: dict[Path, str]) -> None:
+    """Write every file to a temp file beside it, then rename each over its path.
+
+    All or none: a write that fails (disk full, folder not writable) removes the
+    temp files and leaves the earlier files as they were, and readers see an old
+    file or a new one, never half of one. Temp files (``.NAME.RANDOM.tmp``) that a
+    killed worker left for these paths are removed first.
+
+    Raises:
+        OutputWriteError: naming the file, e.g. "No space left on device writing …".
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temps: list[Path] = []
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        for path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                stale.unlink(missing_ok=True)
+        for path, text in files.items():
+            handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append(Path(temp))
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+        for path, temp in zip(files, temps, strict=True):
+            os.replace(temp, path)
+    except OSError as exc:
+        raise OutputWriteError(f"{exc.strerror or exc} writing {path}") from exc
+    finally:
+        for temp in temps:  # renamed ones are gone already
+            temp.unlink(missing_ok=True)
 
 
 def _clock(seconds: float, separator: str) -> str:

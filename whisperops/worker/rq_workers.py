@@ -85,6 +85,19 @@ class OutlivesRedis(SimpleWorker):
         self.stop_asked = True
         super().handle_warm_shutdown_request()
 
+    # Override (rq 3.0): RQ's subscribe with a 1 s poll instead of 60 s. RQ's unsubscribe,
+    # at every shutdown, calls redis-py's PubSubWorkerThread.stop(), which (redis-py 8)
+    # joins the thread with no timeout; a thread that read the unsubscribe reply before
+    # the stop waits a whole poll for a new subscription, so the worker took up to a
+    # minute to exit after SIGTERM (tests/reliability/test_shutdown_faults.py).
+    def subscribe(self) -> None:
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
     # Override (rq 3.0): RQ records a busy worker's stop in Redis from inside the signal
     # handler, where an error would land in the running job and fail its recording.
     def set_shutdown_requested_date(self) -> None:

@@ -34,8 +34,8 @@ def store_results(state: JobState) -> StepResult:
     # once, and a superseded attempt must not overwrite its files.
     state.check_fence()
     state.fence.update()
-    for fmt, text in render_outputs(document, state.segments).items():
-        atomic_write(paths[fmt], text)
+    texts = render_outputs(document, state.segments)
+    atomic_write({paths[fmt]: text for fmt, text in texts.items()})
     with database_proxy.atomic():
         state.fence.update()  # fence check inside the transaction that replaces the transcript
         Transcript.delete().where(Transcript.recording == recording.id).execute()
