@@ -146,18 +146,20 @@ def test_timeout_in_transcribe_uses_timeout_format(
     attempt = enqueue(pipeline_settings, recording)
     original = transcribe_step.ProgressEstimator.on_segment
 
-    def time_out_after_two(self, decoded_sec: float) -> None:
+    # After the first segment: tiny.en's temperature fallback (random sampling) has
+    # decoded this minute of speech into as few as 2 segments, once in CI.
+    def time_out_after_one(self, decoded_sec: float) -> None:
         original(self, decoded_sec)
-        if self.reports == 3:  # reported before the 3rd segment is taken
+        if self.reports == 2:  # reported before the 2nd segment is taken
             raise JobTimeoutException("Task exceeded maximum timeout value (60 seconds)")
 
-    monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", time_out_after_two)
+    monkeypatch.setattr(transcribe_step.ProgressEstimator, "on_segment", time_out_after_one)
     assert job.process_recording(recording.id, attempt) == "failed"
 
     row = Recording.get_by_id(recording.id)
     assert row.status is Status.FAILED
     assert row.error_message == (
-        "Timeout in step transcribe (2 segments): "
+        "Timeout in step transcribe (1 segments): "
         "JobTimeoutException('Task exceeded maximum timeout value (60 seconds)')"
     )
     assert row.processing_step is None and row.processing_segments_count is None
