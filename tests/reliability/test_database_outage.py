@@ -70,4 +70,6 @@ def test_connections_killed_mid_transcription_and_mid_sweep_lose_nothing(
     assert "Traceback" not in logs
     assert re.search(r"the database unreachable \(.*\); retrying", logs, re.S), logs[-3000:]
     assert "the database reachable again after" in logs
-    assert sweep.sweeps > 0 and min(cuts) >= 1
+    # The worker may be between writes at a cut (it then finds nothing to kill): the
+    # log lines above prove its own connection was cut at least once.
+    assert sweep.sweeps > 0 and sum(cuts) >= 1
