@@ -103,7 +103,8 @@ def through_outage(action: Callable[[], T], who: str, retry_sec: float = OUTAGE_
                 raise
             if down_since is None:
                 down_since = time.monotonic()
-                log.warning("%s: the database unreachable (%s); retrying", who, exc)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason"
+                log.warning("%s: the database unreachable (%s); retrying", who, reason)
             database_proxy.close()  # the broken connection; the next statement opens one
             time.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -21,6 +21,21 @@ log = logging.getLogger(__name__)
 MAX_POLL_SEC = 5
 
 
+class LockLineToOutage(logging.Filter):
+    """While Redis is down, rq-scheduler takes the lock it could not ask for as held by
+    another scheduler and says so at every poll; the outage is logged once instead.
+
+    Matches the text of rq-scheduler 0.14's line in ``Scheduler.run``."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__()
+        self.outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lock_taken = str(record.msg).startswith("Lock already taken")
+        return not (lock_taken and self.outage.down_since is not None)
+
+
 class SweepScheduler(Scheduler):
     """rq-scheduler that keeps the sweep scheduled through Redis restarts and flushes.
 
@@ -35,6 +50,10 @@ class SweepScheduler(Scheduler):
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.redis_outage = Outage("Scheduler: Redis", log)
+        # rq-scheduler's logger is shared: one scheduler per process in production.
+        for earlier in [f for f in self.log.filters if isinstance(f, LockLineToOutage)]:
+            self.log.removeFilter(earlier)
+        self.log.addFilter(LockLineToOutage(self.redis_outage))
 
     def _unless_redis_down(self, action, fallback):
         try:

@@ -15,12 +15,17 @@ from redis import Redis
 
 from whisperops.clock import db_now, utcnow
 from whisperops.config import Settings
+from whisperops.db import database_proxy
+from whisperops.health.service_errors import Outage, database_error
 from whisperops.jobs.enqueue import EnqueueReport, enqueue_queued, transcribe_queue
 from whisperops.jobs.names import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 from whisperops.models import Recording, Status
 from whisperops.ops import transitions
 
 log = logging.getLogger(__name__)
+# The maintenance worker runs every scheduled sweep in one process: a database outage is
+# logged once when it starts and once when a sweep gets through again.
+database_outage = Outage("Sweep: the database", log)
 
 
 @dataclass
@@ -29,8 +34,11 @@ class SweepReport:
     failed: list[int] = field(default_factory=list)
     enqueue: EnqueueReport | None = None
     skipped: bool = False  # another sweep ran within this interval
+    database_down: bool = False  # the database did not answer: the next sweep tries again
 
     def describe(self) -> str:
+        if self.database_down:
+            return "sweep skipped: the database is unreachable"
         if self.skipped:
             return "sweep skipped: another sweep ran within this interval"
         return f"stuck: {len(self.requeued)} requeued, {len(self.failed)} failed; " + (
@@ -102,4 +110,17 @@ def run_scheduled_sweep() -> str:
     hold = max(1, int(settings.sweep_interval_sec * 0.9))
     if not connection.set(SWEEP_LOCK_KEY, utcnow().isoformat(), nx=True, ex=hold):
         return SweepReport(skipped=True).describe()
-    return enqueue_pending_recordings(settings, connection).describe()
+    try:
+        # A connection of this sweep's own: one cut off by a restart is not reused.
+        with database_proxy.connection_context():
+            report = enqueue_pending_recordings(settings, connection)
+    except Exception as exc:
+        problem = database_error(exc, settings.database_url.get_secret_value())
+        if problem is None:
+            raise
+        # Nothing half-done stays: each recovery is its own transaction, and the next
+        # sweep finds what this one did not get to.
+        database_outage.down(problem, "sweeps are skipped until it answers")
+        return SweepReport(skipped=True, database_down=True).describe()
+    database_outage.up()
+    return report.describe()

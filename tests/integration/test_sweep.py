@@ -20,7 +20,13 @@ from tests.integration.cli_runner import run_cli
 from whisperops import ops
 from whisperops.config import Settings
 from whisperops.db import is_postgres
-from whisperops.jobs.names import MAINTENANCE_QUEUE, SWEEP_JOB_ID, TRANSCRIBE_QUEUE, job_id
+from whisperops.jobs.names import (
+    MAINTENANCE_QUEUE,
+    SWEEP_JOB_ID,
+    SWEEP_LOCK_KEY,
+    TRANSCRIBE_QUEUE,
+    job_id,
+)
 from whisperops.models import Recording, Status, StepOutcome, StepRun
 from whisperops.runtime import init_runtime
 from whisperops.scheduler import build_scheduler, register_sweep
@@ -171,6 +177,28 @@ def test_two_schedulers_give_one_sweep_per_interval(
 
     # A second sweep in the same interval (e.g. enqueued by a stray scheduler) skips.
     assert run_scheduled_sweep() == "sweep skipped: another sweep ran within this interval"
+
+
+def test_scheduled_sweep_skips_while_the_database_is_down_in_one_line_each_way(
+    sweep_settings: Settings, redis: Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queued = make_recording(sweep_settings, tmp_path, "q.wav", 300)
+    init_runtime(sweep_settings.replace(database_url="postgresql://wo:pw@127.0.0.1:1/nowhere"))
+    caplog.set_level(logging.WARNING, logger="whisperops.sweep")
+    try:
+        for _ in range(3):  # three intervals of outage
+            redis.delete(SWEEP_LOCK_KEY)
+            assert run_scheduled_sweep() == "sweep skipped: the database is unreachable"
+    finally:
+        init_runtime(sweep_settings)
+    redis.delete(SWEEP_LOCK_KEY)
+    assert run_scheduled_sweep().startswith("stuck: 0 requeued, 0 failed; ")
+    assert Queue(TRANSCRIBE_QUEUE, connection=redis).job_ids == [job_id(queued.id, 1)]
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Sweep: the database unreachable (sweeps are skipped until")
+    assert "is PostgreSQL running on 127.0.0.1:1?" in lines[0] and ":pw@" not in lines[0]
+    assert lines[1].startswith("Sweep: the database reachable again after")
 
 
 def test_scheduler_puts_the_sweep_back_after_a_flush_and_outlives_redis(

@@ -1,21 +1,27 @@
 """Real processes and real faults for the reliability tests.
 
 Workers run as `whisperops worker` subprocesses (as under honcho), so SIGKILL is a
-real crash; the sweep runs on a thread with the production code path; Redis can be a
-Valkey of the test's own, on a fixed port, so it can be killed, restarted and flushed
-without touching the machine's Redis.
+real crash; the sweep runs either as in production (`whisperops scheduler` and
+`whisperops worker --maintenance` subprocesses, :class:`SweepProcesses`) or on a thread
+with the production code path (:class:`SweepLoop`); Redis can be a Valkey of the
+test's own, on a fixed port, so it can be killed, restarted and flushed without
+touching the machine's Redis.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +31,9 @@ from scripts.stereo_calls import read_wav_mono, resample, write_wav
 from tests.conftest import free_port
 from whisperops.config import Settings
 from whisperops.db import database_proxy
-from whisperops.models import Recording, Status
+from whisperops.jobs.names import MAINTENANCE_QUEUE, RUN_SCHEDULED_SWEEP, SWEEP_JOB_ID
+from whisperops.models import Recording, Status, Transcript
+from whisperops.scheduler import MAX_POLL_SEC
 from whisperops.sweep import enqueue_pending_recordings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +48,22 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(every)
+
+
+def scrape(url: str, timeout: float = 30) -> str:
+    """The body at ``url``, asked again until the server answers or ``timeout``."""
+    bodies: list[str] = []
+
+    def answered() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                bodies.append(response.read().decode())
+        except OSError:
+            return False
+        return True
+
+    wait_until(answered, timeout, f"an answer from {url}")
+    return bodies[-1]
 
 
 class Valkey:
@@ -106,18 +130,23 @@ class Workers:
         self, name: str, *extra: str, prefix: tuple[str, ...] = (), **env: str
     ) -> subprocess.Popen:
         """Start one worker; ``prefix`` wraps the command (e.g. to drop privileges)."""
-        return self._start(name, ("--name", name, *extra), prefix, env)
+        return self._start(name, ("worker", "--name", name, *extra), prefix, env)
+
+    def start_command(self, name: str, *arguments: str, **env: str) -> subprocess.Popen:
+        """Start any `whisperops ARGUMENTS...` (an exporter, a scheduler), logged as ``name``."""
+        return self._start(name, arguments, (), env)
 
     def start_pool(self, name: str, processes: int, *extra: str, **env: str) -> subprocess.Popen:
         """Start `whisperops worker --processes N` (RQ's WorkerPool), logged as ``name``."""
-        return self._start(name, ("--processes", str(processes), *extra), (), env)
+        return self._start(name, ("worker", "--processes", str(processes), *extra), (), env)
 
     def _start(
         self, name: str, arguments: tuple[str, ...], prefix: tuple[str, ...], env: dict[str, str]
     ) -> subprocess.Popen:
+        """Run `whisperops ARGUMENTS...` with its output in ``<log_dir>/<name>.log``."""
         out = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "whisperops", "worker", *arguments],
+            [*prefix, sys.executable, "-m", "whisperops", *arguments],
             env=self.env | env,
             cwd=ROOT,
             stdout=out,
@@ -144,6 +173,9 @@ class Workers:
 
     def alive(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is None]
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.log_dir.glob("*.log"))
@@ -181,6 +213,120 @@ class SweepLoop(threading.Thread):
         self.join(timeout=30)
 
 
+LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"  # the CLI's log format: "%(asctime)s %(levelname)s ..."
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (.*)$")
+# RQ's lines for the sweep job: "Worker W: whisperops-maintenance: <description> (id)"
+# when it starts, "... Job OK (id)" when it ends; in between the sweep's own line.
+SWEEP_STARTED = re.compile(rf": {MAINTENANCE_QUEUE}: (?!Job OK ).* \({SWEEP_JOB_ID}\)$")
+SWEEP_RAN = "INFO whisperops.sweep: Sweep done: "
+SWEEP_OK = f"Job OK ({SWEEP_JOB_ID})"
+SWEEP_PUSHED = f"DEBUG rq_scheduler.scheduler: Pushing {RUN_SCHEDULED_SWEEP}({SWEEP_JOB_ID})"
+# A "Sweep done" job's start line is logged a few ms before it takes the sweep lock; on
+# two busy cores, up to this much sooner.
+LOG_SLACK_SEC = 0.25
+
+
+class SweepProcesses(Workers):
+    """The sweep as production runs it: `whisperops scheduler` (rq-scheduler) enqueues
+    it every ``interval`` seconds on the maintenance queue, and `whisperops worker
+    --maintenance` runs it.
+
+    Sweeps are read back from the maintenance worker's log, which runs them one at a
+    time: each finished sweep job either ran (it logged "Sweep done: ...") or was
+    skipped by the sweep lock (another ran within the interval). A sweep's time is
+    when its job started, a few ms before it takes the lock.
+    """
+
+    MAINTENANCE = "maintenance"
+
+    def __init__(self, env: dict[str, str], log_dir: Path, interval: int = 2) -> None:
+        super().__init__(env | {"WHISPEROPS_SWEEP_INTERVAL_SEC": str(interval)}, log_dir)
+        self.interval = interval
+        # As whisperops.scheduler.build_scheduler polls and run_scheduled_sweep locks.
+        self.poll_sec = max(1, min(MAX_POLL_SEC, interval))
+        self.lock_sec = max(1, int(interval * 0.9))
+        # rq-scheduler keeps due times in whole seconds and looks at each poll, so a
+        # sweep is due up to 1 s early and found up to one poll late.
+        self.longest_gap_sec = interval + self.poll_sec + 1
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the maintenance worker and one scheduler; return after the first sweep."""
+        started = time.time()
+        self.start_command(self.MAINTENANCE, "worker", "--maintenance")
+        self.start_scheduler("scheduler-1")
+        self.wait_for_sweep(started, timeout, "the first scheduled sweep")
+
+    def start_scheduler(self, name: str) -> subprocess.Popen:
+        """Start (another) `whisperops scheduler`, logged as ``name``; at debug level,
+        so its log says when it enqueued the sweep."""
+        return self.start_command(name, "scheduler", WHISPEROPS_LOG_LEVEL="debug")
+
+    def schedulers(self) -> list[str]:
+        return sorted(name for name in self.processes if name != self.MAINTENANCE)
+
+    def last_to_enqueue(self) -> str:
+        """The scheduler that enqueued the latest sweep job."""
+        pushes = [
+            (match.group(1), name)
+            for name in self.schedulers()
+            for line in self.log(name).splitlines()
+            if (match := LOG_LINE.match(line)) and match.group(2).startswith(SWEEP_PUSHED)
+        ]
+        return max(pushes)[1]
+
+    def _sweeps(self) -> tuple[list[float], list[float]]:
+        """Start times of the finished sweep jobs that ran, and of those skipped."""
+        ran: list[float] = []
+        skipped: list[float] = []
+        started, did_run = None, False
+        for line in self.log(self.MAINTENANCE).splitlines():
+            match = LOG_LINE.match(line)
+            if match is None:
+                continue
+            moment, text = match.groups()
+            if SWEEP_STARTED.search(text):
+                started, did_run = datetime.strptime(moment, LOG_TIME).timestamp(), False
+            elif text.startswith(SWEEP_RAN):
+                did_run = True
+            elif text.endswith(SWEEP_OK) and started is not None:
+                (ran if did_run else skipped).append(started)
+                started = None
+        return ran, skipped
+
+    def sweeps_ran(self) -> list[float]:
+        return self._sweeps()[0]
+
+    def sweeps_skipped(self) -> list[float]:
+        return self._sweeps()[1]
+
+    def wait_for_sweep(self, after: float, timeout: float, what: str) -> float:
+        """The start time of the first sweep that ran after ``after`` (``time.time()``)."""
+        wait_until(lambda: any(t > after for t in self.sweeps_ran()), timeout, what)
+        return min(t for t in self.sweeps_ran() if t > after)
+
+    def assert_once_per_interval(
+        self, start: float, end: float, faults: Sequence[tuple[float, float]] = ()
+    ) -> list[float]:
+        """Between ``start`` and ``end`` the sweep ran once per interval: no two sweeps
+        closer than the sweep lock allows, no gap longer than the schedule allows
+        except across a fault (from, to), and no more sweeps than intervals (plus the
+        one a scheduler's start or a flush may add). Returns the sweeps' times."""
+        ran = [t for t in self.sweeps_ran() if start <= t <= end]
+        edges = [start, *ran, end]
+        gaps = list(itertools.pairwise(edges))
+        too_close = [b - a for a, b in gaps[1:-1] if b - a < self.lock_sec - LOG_SLACK_SEC]
+        assert not too_close, f"sweeps closer than the {self.lock_sec}s lock: {too_close}"
+        too_far = [
+            round(b - a, 2)
+            for a, b in gaps
+            if b - a > self.longest_gap_sec and not any(a < to and b > at for at, to in faults)
+        ]
+        assert not too_far, f"gaps over {self.longest_gap_sec}s without a fault: {too_far}"
+        most = (end - start) / self.interval + 1 + len(faults)
+        assert len(ran) <= most, f"{len(ran)} sweeps in {end - start:.0f}s: more than {most:.0f}"
+        return ran
+
+
 def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """Environment for worker subprocesses that share the test's DB, Redis and folders."""
     env = {
@@ -216,6 +362,24 @@ def current(recording_id: int) -> Recording:
         return Recording.get_by_id(recording_id)
     finally:
         database_proxy.close()
+
+
+def transcripts(recording_id: int) -> int:
+    """How many transcripts the recording has: exactly one once it is DONE."""
+    try:
+        return Transcript.select().where(Transcript.recording == recording_id).count()
+    finally:
+        database_proxy.close()
+
+
+def recover_with_survivor(
+    workers: Workers, recording_id: int, since: float, name: str = "survivor", timeout: float = 180
+) -> float:
+    """Start a fresh worker and wait for the recording to be DONE; returns the seconds
+    from ``since`` (``time.monotonic()`` at the fault) to DONE."""
+    workers.start(name)
+    wait_until(lambda: current(recording_id).status is Status.DONE, timeout, "DONE after the fault")
+    return time.monotonic() - since
 
 
 def variants(source: Path, folder: Path, count: int, prefix: str = "rec") -> list[Path]:

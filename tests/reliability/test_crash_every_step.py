@@ -18,7 +18,15 @@ from tests.integration.cli_runner import run_cli
 from tests.integration.pipeline_helpers import ingest
 from tests.reliability import crashing_worker
 from tests.reliability.conftest import ON_POSTGRESQL, ON_SQLITE
-from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
+from tests.reliability.harness import (
+    SweepLoop,
+    Workers,
+    current,
+    recover_with_survivor,
+    transcripts,
+    wait_until,
+    worker_env,
+)
 from whisperops.config import Settings
 from whisperops.models import Status, Step, StepOutcome, StepRun, Transcript
 from whisperops.outputs import output_paths
@@ -83,9 +91,7 @@ def crash_and_recover(
         assert doomed.returncode == -9 and marker.exists(), workers.logs()[-3000:]
         row = current(recording.id)
         assert row.status is Status.PROCESSING and row.processing_step == step.value
-        workers.start("survivor")
-        wait_until(lambda: current(recording.id).status is Status.DONE, 120, "DONE after the crash")
-        recovered_sec = time.monotonic() - killed
+        recovered_sec = recover_with_survivor(workers, recording.id, killed, timeout=120)
     finally:
         workers.stop_all()
         sweep.stop()
@@ -98,9 +104,8 @@ def check_done_once(
     _, step = POINTS[point]
     row = current(recording_id)
     assert row.retry_count == 1 and row.error_message is None, row.error_message
-    transcripts = list(Transcript.select().where(Transcript.recording == recording_id))
-    assert len(transcripts) == 1
-    speakers = {segment.speaker for segment in transcripts[0].segments}
+    assert transcripts(recording_id) == 1
+    speakers = {segment.speaker for segment in Transcript.get(recording=recording_id).segments}
     assert speakers == {"left", "right"}, speakers  # the channel backend ran
 
     # One set of outputs, nothing else: no temp file (".<name>.<random>.tmp") is left.
@@ -129,10 +134,9 @@ def check_done_once(
 
 def figure(point: str, database: str, recording_id: int, recovered_sec: float) -> str:
     done = current(recording_id).status is Status.DONE
-    transcripts = Transcript.select().where(Transcript.recording == recording_id).count()
     return (
         f"crash in {point} ({database}): recordings 1, lost {0 if done else 1}, "
-        f"duplicated {max(0, transcripts - 1)}, recovered in {recovered_sec:.1f}s"
+        f"duplicated {max(0, transcripts(recording_id) - 1)}, recovered in {recovered_sec:.1f}s"
     )
 
 

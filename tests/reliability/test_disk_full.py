@@ -16,6 +16,7 @@ from tests.reliability.harness import (
     SweepLoop,
     Workers,
     current,
+    transcripts,
     variants,
     wait_until,
     worker_env,
@@ -49,7 +50,7 @@ def failed_store_results(settings: Settings, recording_id: int, cause: str) -> s
     assert any(str(path) in message for path in output_paths(settings.output_dir, row).values())
     step = StepRun.get((StepRun.recording == recording_id) & (StepRun.step == "store_results"))
     assert step.outcome is StepOutcome.FAILED and message.endswith(step.detail), step.detail
-    assert Transcript.select().where(Transcript.recording == recording_id).count() == 0
+    assert transcripts(recording_id) == 0
     return message
 
 

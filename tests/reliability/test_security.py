@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.conftest import free_port
 from tests.console.test_console import wait_for
 from tests.integration.cli_runner import ROOT, clean_environment, run_cli
 from tests.reliability.conftest import ON_POSTGRESQL
-from tests.reliability.harness import Valkey, wait_until
+from tests.reliability.harness import Valkey, scrape
 from whisperops.config import load_settings
 from whisperops.console.app import build_app
 from whisperops.console.screens.detail import DetailScreen
@@ -47,22 +46,6 @@ def listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:
                 found.add(address)
     return found
-
-
-def scrape(url: str, timeout: float = 30) -> str:
-    """The body at ``url``, asked again until the server answers or ``timeout``."""
-    bodies: list[str] = []
-
-    def answered() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                bodies.append(response.read().decode())
-        except OSError:
-            return False
-        return True
-
-    wait_until(answered, timeout, f"an answer from {url}")
-    return bodies[-1]
 
 
 @contextmanager

@@ -8,8 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.integration.pipeline_helpers import ingest
 from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import (
@@ -17,11 +15,13 @@ from tests.reliability.harness import (
     Valkey,
     Workers,
     current,
+    recover_with_survivor,
+    transcripts,
     wait_until,
     worker_env,
 )
 from whisperops.config import Settings
-from whisperops.models import Recording, Status, StepOutcome, StepRun, Transcript
+from whisperops.models import Status, StepOutcome, StepRun
 from whisperops.runtime import init_runtime
 
 
@@ -39,10 +39,6 @@ def decoding(recording_id: int) -> bool:
     """In transcribe, past the first estimate: decoding has begun."""
     row = current(recording_id)
     return row.processing_step == "transcribe" and row.progress_ratio is not None
-
-
-def transcripts(recording: Recording) -> int:
-    return Transcript.select().where(Transcript.recording == recording.id).count()
 
 
 @ON_SQLITE
@@ -71,16 +67,14 @@ def test_second_sigterm_exits_at_once_and_the_sweep_recovers_the_recording(
         # Not released by the worker (QUEUED, no retry used): still PROCESSING, or
         # already recovered by the sweep (a retry used).
         assert left.status is Status.PROCESSING or left.retry_count == 1, left.status
-        workers.start("survivor")
-        wait_until(lambda: current(recording.id).status is Status.DONE, 180, "DONE")
-        recovered_sec = time.monotonic() - exited
+        recovered_sec = recover_with_survivor(workers, recording.id, exited)
     finally:
         workers.stop_all()
         sweep.stop()
     done = current(recording.id)
     print(
         f"cold shutdown: worker exited {exit_sec:.1f}s after the second SIGTERM; "
-        f"recordings 1, lost 0, duplicated {transcripts(recording) - 1}, "
+        f"recordings 1, lost 0, duplicated {transcripts(recording.id) - 1}, "
         f"recovered in {recovered_sec:.1f}s"
     )
     # Only the chunks already being decoded finish; it used to wait for the whole batch,
@@ -88,7 +82,7 @@ def test_second_sigterm_exits_at_once_and_the_sweep_recovers_the_recording(
     assert exit_sec < 15
     assert "cold shut down" in (tmp_path / "logs" / "doomed.log").read_text()
     assert done.retry_count == 1 and done.error_message is None
-    assert transcripts(recording) == 1
+    assert transcripts(recording.id) == 1
     history = list(StepRun.select().where(StepRun.recording == recording.id).order_by(StepRun.id))
     cut = [run for run in history if run.attempt == cut_attempt]
     assert cut[-1].step == "transcribe" and cut[-1].outcome is StepOutcome.FAILED
@@ -97,22 +91,14 @@ def test_second_sigterm_exits_at_once_and_the_sweep_recovers_the_recording(
     assert all(run.outcome in (StepOutcome.OK, StepOutcome.SKIPPED) for run in final)
 
 
-@pytest.fixture
-def own_valkey(tmp_path: Path):
-    server = Valkey(tmp_path / "valkey")
-    server.start()
-    yield server
-    server.kill()
-
-
 @ON_SQLITE
 def test_sigterm_while_redis_is_down_releases_without_using_a_retry(
-    rel_settings: Settings, own_valkey: Valkey, long_speech_wav: Path, tmp_path: Path
+    rel_settings: Settings, own_valkey: Valkey, real_interview: Path, tmp_path: Path
 ) -> None:
     settings = rel_settings.replace(redis_url=own_valkey.url)
     init_runtime(settings)
     workers = Workers(worker_env(settings), tmp_path / "logs")
-    recording = ingest(settings, long_speech_wav)
+    recording = ingest(settings, real_interview)
     sweep = SweepLoop(settings, interval=1.0)
     sweep.start()
     try:
@@ -131,16 +117,14 @@ def test_sigterm_while_redis_is_down_releases_without_using_a_retry(
         assert worker.returncode == 0, workers.logs()[-3000:]
         own_valkey.start()  # back, empty: the sweep enqueues the recording again
         back = time.monotonic()
-        workers.start("w2")
-        wait_until(lambda: current(recording.id).status is Status.DONE, 120, "DONE")
-        done_sec = time.monotonic() - back
+        done_sec = recover_with_survivor(workers, recording.id, back, name="w2", timeout=120)
     finally:
         workers.stop_all()
         sweep.stop()
     done = current(recording.id)
     print(
         f"SIGTERM with Redis down: worker exited in {exit_sec:.1f}s, Redis down "
-        f"{back - down:.1f}s; recordings 1, lost 0, duplicated {transcripts(recording) - 1}, "
+        f"{back - down:.1f}s; recordings 1, lost 0, duplicated {transcripts(recording.id) - 1}, "
         f"retries used {done.retry_count}, DONE {done_sec:.1f}s after Redis was back"
     )
     log = (tmp_path / "logs" / "w1.log").read_text()
@@ -155,4 +139,4 @@ def test_sigterm_while_redis_is_down_releases_without_using_a_retry(
     assert interrupted.outcome is StepOutcome.FAILED
     assert interrupted.detail == "interrupted: worker shut down, recording released"
     assert done.retry_count == 0 and done.error_message is None
-    assert transcripts(recording) == 1
+    assert transcripts(recording.id) == 1

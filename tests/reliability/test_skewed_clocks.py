@@ -17,12 +17,13 @@ from tests.reliability.harness import (
     SweepLoop,
     Workers,
     current,
+    transcripts,
     variants,
     wait_until,
     worker_env,
 )
 from whisperops.config import Settings
-from whisperops.models import Status, StepRun, Transcript
+from whisperops.models import Status, StepRun
 
 TEN_MINUTES = 600
 
@@ -84,4 +85,4 @@ def test_worker_ten_minutes_behind_is_not_swept_and_one_ahead_is_recovered_on_ti
     assert recovered_after < threshold + 10
     assert current(lost.id).retry_count == 1 and abandoned_runs(lost.id) == 1
     for recording in (healthy, lost):
-        assert Transcript.select().where(Transcript.recording == recording.id).count() == 1
+        assert transcripts(recording.id) == 1

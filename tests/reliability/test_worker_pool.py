@@ -15,12 +15,19 @@ from rq import Worker
 from tests.integration.pipeline_helpers import ingest
 from tests.real_speech import real_recording
 from tests.reliability.conftest import ON_SQLITE
-from tests.reliability.harness import SweepLoop, Workers, current, wait_until, worker_env
+from tests.reliability.harness import (
+    SweepLoop,
+    Workers,
+    current,
+    transcripts,
+    wait_until,
+    worker_env,
+)
 from whisperops.config import Settings
 from whisperops.db import database_proxy
 from whisperops.jobs.enqueue import enqueue_queued, transcribe_queue
 from whisperops.jobs.names import job_id
-from whisperops.models import Recording, Status, Step, StepOutcome, StepRun, Transcript
+from whisperops.models import Recording, Status, Step, StepOutcome, StepRun
 
 
 def ingest_calls(settings: Settings, folder: Path, count: int) -> list[Recording]:
@@ -166,7 +173,7 @@ def test_sigkill_of_one_pool_process_is_recovered_once_and_the_other_goes_on(
 
     row = current(long.id)
     assert row.attempt > doomed_attempt and row.retry_count == 1 and row.error_message is None
-    assert Transcript.select().where(Transcript.recording == long.id).count() == 1
+    assert transcripts(long.id) == 1
     history = list(StepRun.select().where(StepRun.recording == long.id).order_by(StepRun.id))
     abandoned = [
         run for run in history if run.attempt == doomed_attempt and run.step == "transcribe"

@@ -242,7 +242,7 @@ class Outage:
                 "%s unreachable%s: %s; retrying until it is back",
                 self.service,
                 f" ({what})" if what else "",
-                exc,
+                _first_line(str(exc)),  # libpq adds a hint line: one line per event
             )
 
     def up(self) -> None:
