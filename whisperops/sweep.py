@@ -16,7 +16,7 @@ from redis import Redis
 from whisperops.clock import db_now, utcnow
 from whisperops.config import Settings
 from whisperops.db import database_proxy
-from whisperops.health.service_errors import Outage, database_error
+from whisperops.health.service_errors import Outage, ServiceUnavailable, database_error
 from whisperops.jobs.enqueue import EnqueueReport, enqueue_queued, transcribe_queue
 from whisperops.jobs.names import STUCK_COUNTER_KEY, SWEEP_LOCK_KEY
 from whisperops.models import Recording, Status
@@ -116,7 +116,7 @@ def run_scheduled_sweep() -> str:
             report = enqueue_pending_recordings(settings, connection)
     except Exception as exc:
         problem = database_error(exc, settings.database_url.get_secret_value())
-        if problem is None:
+        if not isinstance(problem, ServiceUnavailable):  # a wrong password is not an outage
             raise
         # Nothing half-done stays: each recovery is its own transaction, and the next
         # sweep finds what this one did not get to.

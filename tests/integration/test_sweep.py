@@ -17,7 +17,7 @@ from rq.job import Job
 from tests.audio import write_tone_wav
 from tests.conftest import free_port
 from tests.integration.cli_runner import run_cli
-from whisperops import ops
+from whisperops import ops, sweep
 from whisperops.config import Settings
 from whisperops.db import is_postgres
 from whisperops.jobs.names import (
@@ -180,9 +180,14 @@ def test_two_schedulers_give_one_sweep_per_interval(
 
 
 def test_scheduled_sweep_skips_while_the_database_is_down_in_one_line_each_way(
-    sweep_settings: Settings, redis: Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sweep_settings: Settings,
+    redis: Redis,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     queued = make_recording(sweep_settings, tmp_path, "q.wav", 300)
+    monkeypatch.setattr(sweep.database_outage, "down_since", None)  # this process's outage
     init_runtime(sweep_settings.replace(database_url="postgresql://wo:pw@127.0.0.1:1/nowhere"))
     caplog.set_level(logging.WARNING, logger="whisperops.sweep")
     try:

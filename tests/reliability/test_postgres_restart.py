@@ -52,6 +52,8 @@ def database_up(port: int) -> float:
     return samples(scrape(f"http://127.0.0.1:{port}/metrics"))[UP]
 
 
+# Its own deadlines add up to about 13 minutes.
+@pytest.mark.timeout(900)
 @pytest.mark.postgres
 async def test_postgresql_restarted_mid_transcription_and_between_sweeps(
     rel_settings: Settings,
@@ -73,6 +75,7 @@ async def test_postgresql_restarted_mid_transcription_and_between_sweeps(
         try:
             await asyncio.to_thread(sweep.start)
             workers.start_command("exporter", "exporter", "--port", str(port))
+            await asyncio.to_thread(database_up, port)  # serving before the outage
             start = time.time()
             workers.start("w1")
             await asyncio.to_thread(
@@ -93,8 +96,8 @@ async def test_postgresql_restarted_mid_transcription_and_between_sweeps(
             await wait_for(pilot, lambda: banner.display, 20)
             shown = str(banner.render())
             await asyncio.sleep(max(0.0, down_at + DOWN_SEC - time.time()))
-            up_at = time.time()
             await asyncio.to_thread(private_postgres.start)
+            up_at = time.time()  # accepting connections
 
             await asyncio.to_thread(
                 wait_until, lambda: current(recording.id).status is Status.DONE, 240, "DONE"

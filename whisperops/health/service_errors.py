@@ -97,14 +97,23 @@ def database_error(exc: BaseException, url: str) -> WhisperopsError | None:
             f"PostgreSQL at {shown} is unreachable (unknown host name); "
             "check the host in DATABASE_URL and this host's DNS"
         )
-    if isinstance(exc, peewee.InterfaceError) or any(
-        sign in text
-        for sign in (
-            "connection to server",
-            "could not connect",
-            "timeout expired",
-            "server closed the connection",
-            "connection already closed",
+    # 57P01/57P02: an administrator or a crash ended the session; class 08: connection.
+    cut = code in ("57P01", "57P02") or code.startswith("08")
+    if (
+        cut
+        or isinstance(exc, peewee.InterfaceError)
+        or any(
+            sign in text
+            for sign in (
+                "connection to server",
+                "could not connect",
+                "timeout expired",
+                "server closed the connection",
+                "connection already closed",
+                "terminating connection due to administrator command",
+                "SSL SYSCALL error",
+                "SSL connection has been closed unexpectedly",
+            )
         )
     ):
         return ServiceUnavailable(
