@@ -1,4 +1,4 @@
-"""The diarization step in the real pipeline: channel and pyannote backends, skips,
+"""The diarization step in the real pipeline: channel, embeddings and pyannote backends, skips,
 non-fatal failures and re-diarization, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from scripts.stereo_calls import StereoCall
+from scripts.stereo_calls import StereoCall, write_wav
+from tests import speaker_scenes
 from tests.conftest import require_pyannote
 from tests.integration.cli_runner import run_cli
 from tests.integration.conftest import configure
@@ -191,11 +192,92 @@ def test_pyannote_backend_from_a_local_directory(
     assert diarizer.pipeline is load_pyannote(settings).pipeline and diarizer.device == "cpu"
     hinted = load_pyannote(settings.replace(diarization_min_speakers=2))
     assert hinted.pipeline is diarizer.pipeline and hinted.hints == {"min_speakers": 2}
-    assert {t.speaker for t in hinted.diarize(speech_wav)} >= {"SPEAKER_00", "SPEAKER_01"}
-    turns = diarizer.diarize(speech_wav)
+    assert {t.speaker for t in hinted.diarize(speech_wav).turns} >= {"SPEAKER_00", "SPEAKER_01"}
+    turns = diarizer.diarize(speech_wav).turns
     assert turns and all(t.speaker.startswith("SPEAKER_") for t in turns)
     segments = stored_segments(first.id)
     expected = assign_speakers(
         [Segment(s.start, s.end, s.text, words=s.words) for s in segments], turns
     )
     assert [s.speaker for s in segments] == [s.speaker for s in expected]
+
+
+def test_mono_call_gets_speakers_from_the_packaged_model_everywhere(
+    pipeline_settings: Settings, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """The plain install, default settings: a mono call of two real people gets S1/S2
+    in the history, the segments, the analytics, show and every output file."""
+    scene = speaker_scenes.the_call(tmp_path)
+    row = process(pipeline_settings, scene.path)
+    assert row.status is Status.DONE and row.error_message is None
+    assert row.channels == 1 and not row.diarization_pending
+    run = diarization_run(row.id)
+    assert run.outcome is StepOutcome.OK
+    assert run.detail.startswith("embeddings: 2 speakers (estimated), "), run.detail
+    assert " turns, " in run.detail
+
+    segments = stored_segments(row.id)
+    assert {s.speaker for s in segments} == {"S1", "S2"} and segments[0].speaker == "S1"
+    right, scored = speaker_scenes.word_accuracy(segments, scene.turns)
+    print(f"words with the right speaker: {right:.1%} of {scored}; {run.detail}")
+    assert right >= 0.9
+    talk = row.analytics["speaker_talk_sec"]
+    assert set(talk) == {"S1", "S2"} and all(sec > 3 for sec in talk.values())
+
+    detail = ops.show_recording(row.id, pipeline_settings)
+    outputs = {Path(p).suffix: Path(p).read_text() for p in detail.output_files}
+    assert "[S1] " in outputs[".srt"] and "<v S2>" in outputs[".vtt"]
+    assert "S1: " in outputs[".txt"]
+    assert {s["speaker"] for s in json.loads(outputs[".json"])["segments"]} == {"S1", "S2"}
+    shown = run_cli(environ, "show", str(row.id))
+    assert "speakers    S1 " in shown.stdout and "] S2: " in shown.stdout
+
+
+def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    from faster_whisper.audio import decode_audio
+
+    from whisperops.pipeline.transcriber import SPEECH_SAMPLE
+
+    mix = decode_audio(str(SPEECH_SAMPLE), sampling_rate=16000)
+    path = write_wav(tmp_path / "dual-mono.wav", mix, mix)
+    row = process(pipeline_settings, path)
+    assert row.status is Status.DONE and row.channels == 2 and not row.diarization_pending
+    run = diarization_run(row.id)
+    assert run.detail.startswith("embeddings: 2 speakers (estimated), "), run.detail
+    assert {s.speaker for s in stored_segments(row.id)} == {"S1", "S2"}
+
+    explicit = process(configure(pipeline_settings, diarization_backend="channel"), path)
+    run = diarization_run(explicit.id)
+    assert run.outcome is StepOutcome.SKIPPED and "embeddings backend" in run.detail
+
+
+def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segments(
+    pipeline_settings: Settings, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """Earlier versions left mono recordings pending, their words not kept: the
+    embeddings backend then works from the segments' times (coarser; printed)."""
+    scene = speaker_scenes.meeting(tmp_path, copies=2)
+    old = configure(pipeline_settings, diarization_backend="none")
+    row = process(old, scene.path)
+    Recording.update(diarization_pending=True).where(Recording.id == row.id).execute()
+    assert all(not s.words for s in stored_segments(row.id))
+
+    settings = configure(pipeline_settings, diarization_backend="auto")
+    cli_env = {**environ, "REDIS_URL": settings.redis_url.get_secret_value()}
+    result = run_cli(cli_env, "rediarize", "--pending")
+    assert result.returncode == 0, result.stderr
+    assert "queued 1 recordings pending diarization" in result.stdout
+    attempt = enqueue(settings, Recording.get_by_id(row.id))
+    run_burst(settings)
+
+    done = Recording.get_by_id(row.id)
+    assert done.status is Status.DONE and not done.diarization_pending
+    assert Recording.select().where(Recording.diarization_pending).count() == 0
+    run = diarization_run(row.id, attempt)
+    assert run.detail.startswith("embeddings: 2 speakers (estimated), "), run.detail
+    segments = stored_segments(row.id)
+    right, scored = speaker_scenes.word_accuracy(segments, scene.turns)
+    print(f"segments only: {right:.1%} of {scored} segments with the right speaker")
+    assert right >= 0.75

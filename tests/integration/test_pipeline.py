@@ -49,14 +49,14 @@ def test_speech_is_transcribed_with_steps_history_and_outputs(
         StepOutcome.OK,
         StepOutcome.OK,
         StepOutcome.OK,
-        StepOutcome.SKIPPED,
+        StepOutcome.OK,
         StepOutcome.OK,
         StepOutcome.OK,
     ]
     assert all(h.finished_at >= h.started_at for h in history)
-    # auto on mono audio without a pyannote model: skipped, saying what to configure.
-    assert history[3].detail == "mono audio and no pyannote model configured"
-    assert row.diarization_pending is True
+    # auto on mono audio: the packaged embeddings backend; one espeak-ng voice is one speaker.
+    assert history[3].detail.startswith("embeddings: 1 speaker (estimated), "), history[3].detail
+    assert row.diarization_pending is False
 
     transcript = Transcript.get(Transcript.recording == row.id)
     wer = word_error_rate(SPEECH_TEXT, transcript.text)

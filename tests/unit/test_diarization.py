@@ -11,7 +11,8 @@ from scripts.stereo_calls import SPEAKERS, Turn, build_espeak_call
 from tests.conftest import require_pyannote
 from whisperops.config import ConfigError, Settings, load_settings
 from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
-from whisperops.pipeline.diarization.choice import choose_diarizer
+from whisperops.pipeline.diarization.choice import choose_diarizer, diarization_backend
+from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
 from whisperops.pipeline.diarization.protocol import Skip
 
 
@@ -20,15 +21,26 @@ def base(tmp_path: Path) -> Settings:
     return load_settings(environ={"WHISPEROPS_DATA_DIR": str(tmp_path)})
 
 
-def test_auto_picks_channel_for_stereo_and_explains_mono(base: Settings) -> None:
+def test_auto_picks_channel_for_stereo_and_embeddings_for_the_rest(base: Settings) -> None:
+    """The auto matrix: pyannote when configured, channel for two channels, the packaged
+    embeddings backend for mono and any other layout (dual mono: the step test)."""
     assert base.diarization_backend == "auto"
     assert isinstance(choose_diarizer(base, 2, 60.0), ChannelDiarizer)
-    assert choose_diarizer(base, 1, 60.0) == Skip(
-        "mono audio and no pyannote model configured", pending=True
+    assert isinstance(choose_diarizer(base, 1, 60.0), EmbeddingDiarizer)
+    assert isinstance(choose_diarizer(base, 6, 60.0), EmbeddingDiarizer)
+    assert diarization_backend(base.replace(pyannote_model="/models/p"), 1, 60.0) == "pyannote"
+    assert diarization_backend(base.replace(pyannote_model="/models/p"), 2, 60.0) == "pyannote"
+    hinted = choose_diarizer(
+        base.replace(
+            diarization_backend="embeddings",
+            diarization_min_speakers=2,
+            diarization_max_speakers=3,
+        ),
+        2,
+        60.0,
     )
-    assert choose_diarizer(base, 6, 60.0) == Skip(
-        "6-channel audio and no pyannote model configured", pending=True
-    )
+    assert isinstance(hinted, EmbeddingDiarizer)
+    assert (hinted.min_speakers, hinted.max_speakers) == (2, 3)
 
 
 def test_none_and_channel_on_mono_are_not_pending(base: Settings) -> None:
@@ -103,7 +115,7 @@ def test_channel_backend_finds_the_turns_of_a_call_with_bleed_and_crosstalk(
     tmp_path: Path,
 ) -> None:
     call = build_espeak_call(tmp_path / "call.wav", bleed_db=-20.0, snr_db=30.0)
-    turns = ChannelDiarizer(SPEAKERS).diarize(call.path)
+    turns = ChannelDiarizer(SPEAKERS).diarize(call.path).turns
     # Every reference turn is found on the right channel, the crosstalk one included,
     # and no turn is invented from the other party's bleed.
     for reference in call.turns:
@@ -123,8 +135,9 @@ def test_channel_backend_finds_the_turns_of_a_call_with_bleed_and_crosstalk(
 
 
 def test_channel_backend_skips_a_mono_mix_saved_as_stereo(tmp_path: Path) -> None:
-    """Both channels the same audio: no channel carries one party, so no speakers
-    (pending, for pyannote) rather than everything given to the first name."""
+    """Both channels the same audio: no channel carries one party, so the channel
+    backend gives no speakers (under auto the embeddings backend takes over) rather
+    than everything to the first name."""
     from scripts.stereo_calls import read_wav_mono, resample, write_wav
 
     call = build_espeak_call(tmp_path / "call.wav")
@@ -132,9 +145,7 @@ def test_channel_backend_skips_a_mono_mix_saved_as_stereo(tmp_path: Path) -> Non
     mix = resample(left, rate)
     dual_mono = write_wav(tmp_path / "dual-mono.wav", mix, mix)
     assert ChannelDiarizer(SPEAKERS).diarize(dual_mono) == Skip(
-        "both channels carry the same audio (a mono mix saved as stereo) and no pyannote "
-        "model configured",
-        pending=True,
+        "both channels carry the same audio (a mono mix saved as stereo)", pending=False
     )
 
 
@@ -154,7 +165,8 @@ def test_channel_backend_der(tmp_path: Path) -> None:
     }
     for name, call in calls.items():
         hypothesis = [
-            Turn(t.start, t.end, t.speaker) for t in ChannelDiarizer(SPEAKERS).diarize(call.path)
+            Turn(t.start, t.end, t.speaker)
+            for t in ChannelDiarizer(SPEAKERS).diarize(call.path).turns
         ]
         der = diarization_error_rate(call.turns, hypothesis)
         print(f"channel backend DER on {name} (bleed -20 dB, SNR 30 dB): {der:.1%}")

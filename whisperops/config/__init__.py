@@ -189,11 +189,14 @@ class Settings(BaseSettings):
         description="Abort a recording's job after this many seconds; 0 for none "
         "(the sweep handles hangs).",
     )
-    diarization_backend: Annotated[Literal["auto", "pyannote", "channel", "none"], Choice] = Field(
+    diarization_backend: Annotated[
+        Literal["auto", "embeddings", "pyannote", "channel", "none"], Choice
+    ] = Field(
         "auto",
-        description="Who assigns speakers: 'pyannote' (needs pyannote_model), 'channel' (one "
-        "party per channel of a stereo call), 'none', or 'auto' = pyannote when a model is "
-        "configured, else channel for two-channel audio, else none.",
+        description="Who assigns speakers: 'embeddings' (the packaged speaker model, any "
+        "audio, offline), 'pyannote' (needs pyannote_model), 'channel' (one party per channel "
+        "of a stereo call), 'none', or 'auto' = pyannote when a model is configured, else "
+        "channel for a true two-channel call, else embeddings.",
     )
     pyannote_model: OptionalText = Field(
         None,
@@ -210,10 +213,14 @@ class Settings(BaseSettings):
     diarization_min_speakers: int = Field(
         0,
         ge=0,
-        description="Fewest speakers pyannote may find (e.g. 2 for calls); 0 lets it decide.",
+        description="Fewest speakers the embeddings or pyannote backend may find (e.g. 2 "
+        "for calls); 0 lets it estimate.",
     )
     diarization_max_speakers: int = Field(
-        0, ge=0, description="Most speakers pyannote may find; 0 lets it decide."
+        0,
+        ge=0,
+        description="Most speakers the embeddings or pyannote backend may find; 0 lets it "
+        "estimate (up to 8 for embeddings).",
     )
     diarization_max_duration_sec: int = Field(
         7200,

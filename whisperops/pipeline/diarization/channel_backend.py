@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from whisperops.pipeline.diarization.protocol import Skip
-from whisperops.pipeline.segments import SpeakerTurn
+from whisperops.pipeline.diarization.protocol import Diarized, Skip, diarized
+from whisperops.pipeline.segments import Segment, SpeakerTurn
 
 ANALYSIS_RATE = 8000  # Hz; speech energy needs no more, and decoding stays cheap
 FRAME_SEC = 0.02
@@ -28,6 +28,7 @@ SAME_AUDIO_DB = 3.0  # channels this close in level where there is sound are one
 FILL_GAP_SEC = 0.5  # pauses between words and at commas do not end a turn
 BLIP_SEC = 0.1  # shorter flickers are dropped before pauses are filled
 MIN_TURN_SEC = 0.15  # clicks and breaths are not turns
+ONE_MIX = "both channels carry the same audio (a mono mix saved as stereo)"
 
 
 def frame_energies_db(path: Path) -> np.ndarray:
@@ -135,16 +136,12 @@ class ChannelDiarizer:
         padded = [*speaker_names, *(f"channel_{n}" for n in range(len(speaker_names) + 1, 3))]
         self.speakers = tuple(padded[:2])
 
-    def diarize(self, path: Path) -> list[SpeakerTurn] | Skip:
+    def diarize(self, path: Path, segments: list[Segment] | None = None) -> Diarized | Skip:
         db = _smooth(frame_energies_db(path))
         floor = noise_floor(db)
         if carries_one_mix(db, floor):
-            return Skip(
-                "both channels carry the same audio (a mono mix saved as stereo) and no "
-                "pyannote model configured",
-                pending=True,
-            )
-        return turns_from_activity(active_frames(db, floor), self.speakers)
+            return Skip(ONE_MIX, pending=False)
+        return diarized(turns_from_activity(active_frames(db, floor), self.speakers))
 
 
 def carries_one_mix(db: np.ndarray, floor: np.ndarray) -> bool:

@@ -11,10 +11,12 @@ from whisperops.text import format_duration
 def diarization_backend(
     settings: Settings, channels: int | None, duration_sec: float | None
 ) -> str | Skip:
-    """The backend that will diarize this recording ('channel' or 'pyannote'), or a Skip.
+    """The backend that will diarize this recording ('embeddings', 'channel' or
+    'pyannote'), or a Skip.
 
     Decided from the settings and the audio alone, without loading anything: the
-    transcribe step asks it whether word timings will be used.
+    transcribe step asks it whether word timings will be used. (A stereo file that
+    turns out to hold one mix twice goes from 'channel' to 'embeddings' under auto.)
     """
     backend = settings.diarization_backend
     if backend == "none":
@@ -29,10 +31,7 @@ def diarization_backend(
     if backend == "auto":
         if settings.pyannote_model:
             return "pyannote"
-        if channels == 2:
-            return "channel"
-        audio = "mono audio" if (channels or 1) == 1 else f"{channels}-channel audio"
-        return Skip(f"{audio} and no pyannote model configured", pending=True)
+        return "channel" if channels == 2 else "embeddings"
     if backend == "channel" and (channels or 1) < 2:
         return Skip("mono audio: the channel backend needs two channels", pending=False)
     return backend
@@ -44,10 +43,20 @@ def choose_diarizer(
     backend = diarization_backend(settings, channels, duration_sec)
     if isinstance(backend, Skip):
         return backend
+    return diarizer_named(backend, settings)
+
+
+def diarizer_named(backend: str, settings: Settings) -> Diarizer:
     if backend == "channel":
         from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
 
         return ChannelDiarizer(settings.channel_speaker_names)
+    if backend == "embeddings":
+        from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
+
+        return EmbeddingDiarizer(
+            settings.diarization_min_speakers, settings.diarization_max_speakers
+        )
     from whisperops.pipeline.diarization.pyannote_backend import load_pyannote
 
     return load_pyannote(settings)

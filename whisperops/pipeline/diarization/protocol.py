@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from whisperops.pipeline.segments import SpeakerTurn
+from whisperops.pipeline.segments import Segment, SpeakerTurn
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,25 @@ class Skip:
     pending: bool
 
 
+@dataclass(frozen=True)
+class Diarized:
+    """Speaker turns with how many speakers there are and how that number was decided
+    (``estimated``, ``as set``, ``estimated within 2-4``; None where the backend's
+    speakers are fixed, as the channel backend's)."""
+
+    turns: list[SpeakerTurn]
+    speakers: int
+    decided: str | None = None
+
+
 class Diarizer(Protocol):
     name: str
 
-    def diarize(self, path: Path) -> list[SpeakerTurn] | Skip:
-        """Speaker turns, or a Skip when what the audio holds rules this backend out."""
+    def diarize(self, path: Path, segments: list[Segment]) -> Diarized | Skip:
+        """Speaker turns for the recording at ``path`` whose transcript is ``segments``,
+        or a Skip when what the audio holds rules this backend out."""
         ...
+
+
+def diarized(turns: list[SpeakerTurn], decided: str | None = None) -> Diarized:
+    return Diarized(turns, len({turn.speaker for turn in turns}), decided)

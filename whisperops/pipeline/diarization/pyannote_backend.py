@@ -16,7 +16,9 @@ from typing import Any
 
 from whisperops.config import Settings
 from whisperops.errors import WhisperopsError
-from whisperops.pipeline.segments import SpeakerTurn
+from whisperops.pipeline.diarization.clustering import count_decided
+from whisperops.pipeline.diarization.protocol import Diarized, diarized
+from whisperops.pipeline.segments import Segment, SpeakerTurn
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class PyannoteDiarizer:
         self.device = device
         self.hints = hints  # min_speakers / max_speakers, when configured
 
-    def diarize(self, path: Path) -> list[SpeakerTurn]:
+    def diarize(self, path: Path, segments: list[Segment] | None = None) -> Diarized:
         import torch
         from faster_whisper.audio import decode_audio
 
@@ -59,10 +61,16 @@ class PyannoteDiarizer:
         output = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE}, **self.hints)
         # pyannote.audio 4 returns a DiarizeOutput; 3.x returned the Annotation itself.
         annotation = getattr(output, "speaker_diarization", output)
-        return [
-            SpeakerTurn(float(segment.start), float(segment.end), str(speaker))
-            for segment, _track, speaker in annotation.itertracks(yield_label=True)
-        ]
+        decided = count_decided(
+            self.hints.get("min_speakers", 0), self.hints.get("max_speakers", 0)
+        )
+        return diarized(
+            [
+                SpeakerTurn(float(segment.start), float(segment.end), str(speaker))
+                for segment, _track, speaker in annotation.itertracks(yield_label=True)
+            ],
+            decided,
+        )
 
 
 def load_pyannote(settings: Settings) -> PyannoteDiarizer:
