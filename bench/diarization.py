@@ -11,6 +11,15 @@ Run: .venv/bin/python -m bench.diarization   (needs the diarization extra for DE
    transcription time with them over without, same model, same file.
 4. pyannote backend with the small random test pipeline (tests/pyannote_pipeline.py):
    load time, and diarization time per minute of audio on CPU.
+5. The packaged embeddings backend (the default for mono audio), default settings, on
+   real speech (tests/speaker_scenes.py): speaker count, share of words given to the
+   right speaker, DER (frame-level, 0.25-s collar) and its time over the transcribe
+   step's, on the call, as 8 kHz mu-law, a meeting, re-orderings (seeds 1-6; the
+   thresholds were set looking at seeds 1-2 only), both monologues and three voices.
+   Targets: >= 90% of words on two speakers, >= 85% on three with the count right,
+   >= 95% one speaker on a monologue, <= 35% of the transcribe time.
+6. Memory of the embeddings backend on a 2-hour recording (segments as speech), as the
+   peak RSS of a child process over one that only decodes the same file's metadata.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from scripts.stereo_calls import (
     build_call_from_reference,
     build_espeak_call,
     diarization_error_rate,
+    write_wav,
 )
 from whisperops.pipeline.diarization.channel_backend import ChannelDiarizer
 from whisperops.pipeline.transcriber import load_model
@@ -111,6 +121,63 @@ def pyannote_speed(folder: Path, settings) -> tuple[float, float, float, float]:
     return imports, load.seconds, seconds / minutes, minutes
 
 
+def embeddings_accuracy(folder: Path, settings) -> list[str]:
+    from tests import speaker_scenes
+    from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
+    from whisperops.pipeline.diarization.speakers import assign_speakers
+    from whisperops.pipeline.transcriber import start_transcription
+
+    layout = concrete(settings)
+    built = speaker_scenes.scenes(folder, seeds=(1, 2, 3, 4, 5, 6))
+    lines = []
+    for scene in built:
+        with Stopwatch() as transcribing:
+            _info, decoded = start_transcription(scene.path, layout, words=True)
+            segments = list(decoded)
+        with Stopwatch() as diarizing:
+            result = EmbeddingDiarizer().diarize(scene.path, segments)
+        labelled = assign_speakers(segments, result.turns)
+        right, scored = speaker_scenes.word_accuracy(labelled, scene.turns)
+        der = speaker_scenes.frame_der(scene.turns, result.turns)
+        lines.append(
+            f"{scene.name:<15} true {scene.speakers} found {result.speakers}  "
+            f"words right {right:6.1%} of {scored:3d}  DER {der:6.1%}  "
+            f"time {diarizing.seconds:5.2f} s = {diarizing.seconds / transcribing.seconds:4.0%} "
+            f"of transcribe ({transcribing.seconds:.2f} s)"
+        )
+    return lines
+
+
+def embeddings_memory(folder: Path) -> str:
+    """Peak memory the backend allocates (tracemalloc sees numpy's buffers; onnxruntime's
+    own, a few MB for the 5.7 MB model and one batch, are not counted)."""
+    import tracemalloc
+
+    import numpy as np
+
+    from tests.speaker_scenes import _sample, reference_turns
+    from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
+    from whisperops.pipeline.segments import Segment
+
+    copies = 240  # 2 hours
+    path = folder / "two-hours.wav"
+    write_wav(path, np.tile(_sample(), copies))
+    segments = [
+        Segment(t.start + 30.0 * c, t.end + 30.0 * c, "w")
+        for c in range(copies)
+        for t in reference_turns()
+    ]
+    tracemalloc.start()
+    with Stopwatch() as watch:
+        result = EmbeddingDiarizer().diarize(path, segments)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (
+        f"{result.speakers} speakers in {watch.seconds:.0f} s; peak {peak / 1e6:.0f} MB "
+        "allocated (allowed: 300 MB over transcription)"
+    )
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-diarization-"))
     settings = scratch_settings()
@@ -131,6 +198,11 @@ def main() -> None:
         f"3. Word timestamps: {with_words:.2f} s with / {without_words:.2f} s without = "
         f"{with_words / without_words:.3f}"
     )
+
+    print("5. Embeddings backend on real speech (default settings, transcription timed alike)")
+    for line in embeddings_accuracy(folder / "scenes", settings):
+        print(f"   {line}")
+    print(f"6. Embeddings backend on 2 hours: {embeddings_memory(folder)}")
 
     started = time.perf_counter()
     imports, load, per_minute, minutes = pyannote_speed(folder, settings)

@@ -48,18 +48,19 @@ class Window:
 
 
 def speech_regions(segments: list[Segment]) -> list[tuple[float, float]]:
-    """Stretches of speech from the transcript: word timings where kept, else segments;
-    words closer than JOIN_GAP_SEC joined."""
+    """Stretches of speech from the transcript: word timings where kept (words closer
+    than JOIN_GAP_SEC joined), else each segment on its own (a segment boundary is
+    where a speaker change most likely falls, so they are not joined)."""
     spans = sorted(
-        (word.start, word.end) if segment.words else (segment.start, segment.end)
+        (word.start, word.end, bool(segment.words))
         for segment in segments
         for word in (segment.words or [segment])
     )
     regions: list[list[float]] = []
-    for start, end in spans:
+    for start, end, is_word in spans:
         if end <= start:
             continue
-        if regions and start - regions[-1][1] <= JOIN_GAP_SEC:
+        if is_word and regions and start - regions[-1][1] <= JOIN_GAP_SEC:
             regions[-1][1] = max(regions[-1][1], end)
         else:
             regions.append([start, end])
