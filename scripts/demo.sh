@@ -2,8 +2,10 @@
 # Quick start: set up, then run the main job on the embedded defaults (SQLite,
 # embedded Valkey, bundled offline model; files under ~/.local/share/whisperops):
 # the whole stack starts under honcho, a two-party call (espeak-ng voices, agent on
-# the left channel, customer on the right) is dropped into the inbox, and the script
-# waits until it is transcribed with speakers. The stack keeps running after.
+# the left channel, customer on the right) and a mono recording of two real people
+# on a phone line are dropped into the inbox, and the script waits until each is
+# transcribed with speakers (the channel backend, then the packaged speaker model).
+# The stack keeps running after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -24,28 +26,46 @@ else
   echo $! >"$data_dir/stack.pid"
 fi
 
-name="support-call-$(date +%Y%m%d-%H%M%S).wav"
+# Waits for the recording dropped as $1, then shows it and the first lines of its transcript.
+show_when_done() {
+  local name="$1" status="" id txt
+  echo "== dropped $name into $inbox; waiting for it to be transcribed"
+  for _ in $(seq 1 180); do
+    status="$(whisperops list --json --search "$name" 2>/dev/null \
+      | python3 -c 'import json,sys; rows=json.load(sys.stdin); print(rows[0]["status"] if rows else "")')"
+    case "$status" in done|failed) break ;; esac
+    sleep 1
+  done
+  id="$(whisperops list --json --search "$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+  echo "== recording #$id is $status"
+  whisperops show "$id"
+  txt="$(whisperops show "$id" --json | python3 -c 'import json,sys; print(next((f for f in json.load(sys.stdin)["output_files"] if f.endswith(".txt")), ""))')"
+  if [ -n "$txt" ]; then
+    echo "== transcript: $txt"
+    head -n 8 "$txt"
+  fi
+}
+
+stamp="$(date +%Y%m%d-%H%M%S)"
 # A stereo call as call recorders write them: each party on its own channel, with
 # the other party's bleed; built from espeak-ng voices (scripts/stereo_calls.py).
+name="support-call-$stamp.wav"
 .venv/bin/python -m scripts.stereo_calls "$data_dir/$name"
 mv "$data_dir/$name" "$inbox/$name"
-echo "== dropped $name into $inbox; waiting for it to be transcribed"
+show_when_done "$name"
 
-status=""
-for _ in $(seq 1 180); do
-  status="$(whisperops list --json --search "$name" 2>/dev/null \
-    | python3 -c 'import json,sys; rows=json.load(sys.stdin); print(rows[0]["status"] if rows else "")')"
-  case "$status" in done|failed) break ;; esac
-  sleep 1
-done
-id="$(whisperops list --json --search "$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
-echo "== recording #$id is $status"
-whisperops show "$id"
-txt="$(whisperops show "$id" --json | python3 -c 'import json,sys; print(next((f for f in json.load(sys.stdin)["output_files"] if f.endswith(".txt")), ""))')"
-if [ -n "$txt" ]; then
-  echo "== transcript: $txt"
-  head -n 8 "$txt"
-fi
+# A mono recording of two real people on one phone line (the bundled 30-s sample),
+# at a gain of its own each run so that it is never a duplicate: speakers S1, S2.
+name="mono-call-$stamp.wav"
+.venv/bin/python - "$data_dir/$name" <<'PY'
+import random, sys
+from faster_whisper.audio import decode_audio
+from scripts.stereo_calls import write_wav
+from whisperops.pipeline.transcriber import SPEECH_SAMPLE
+write_wav(sys.argv[1], decode_audio(str(SPEECH_SAMPLE)) * random.uniform(0.7, 0.95))
+PY
+mv "$data_dir/$name" "$inbox/$name"
+show_when_done "$name"
 
 cat <<NOTE
 
