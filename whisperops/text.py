@@ -140,7 +140,8 @@ def render_detail(detail: RecordingDetail, now: datetime | None = None) -> str:
                 ", ".join(
                     f"{literal(name)} {format_duration(sec)} ({turns.get(name, 0)} turns)"
                     for name, sec in talk.items()
-                ),
+                )
+                + f"; {len(talk)} speaker{'' if len(talk) == 1 else 's'}",
             )
     if detail.steps:
         lines.append("Steps:")

@@ -230,7 +230,8 @@ def test_mono_call_gets_speakers_from_the_packaged_model_everywhere(
     assert "S1: " in outputs[".txt"]
     assert {s["speaker"] for s in json.loads(outputs[".json"])["segments"]} == {"S1", "S2"}
     shown = run_cli(environ, "show", str(row.id))
-    assert "speakers    S1 " in shown.stdout and "] S2: " in shown.stdout
+    assert "speakers    S1 " in shown.stdout and "; 2 speakers\n" in shown.stdout
+    assert "] S2: " in shown.stdout
 
 
 def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
