@@ -7,7 +7,7 @@ out) and clustered by k-means for 1, 2, 3, ... speakers. One more speaker is
 accepted only while the split both makes the clusters markedly tighter (the mean
 similarity to their centroid rises by MIN_TIGHTER) and leaves no two centroids as
 alike as one person's voice (SAME_VOICE_COSINE on the raw embeddings), and every
-cluster holds a real share of the speech (MIN_CLUSTER_SHARE).
+cluster holds a real share of the speech (MIN_CLUSTER_SHARE, MIN_SPEAKER_WINDOWS).
 
 The thresholds were set on pyannote.audio's real two-speaker sample and recordings
 built from it, and checked on re-orderings and mixes they were not set on
@@ -25,6 +25,9 @@ MAX_FIT_WINDOWS = 2000  # k-means is fitted on at most this many windows; the re
 SAME_VOICE_COSINE = 0.90  # centroids this alike (raw embeddings) are one speaker
 MIN_TIGHTER = 0.02  # one more speaker must raise the mean similarity to centroids this much
 MIN_CLUSTER_SHARE = 0.04  # a cluster with less of the speech than this is not a participant
+# ... nor one of fewer windows (3.2 s of speech): on a few windows k-means tightens any
+# split by chance (10 s of one espeak-ng voice came out as 3 speakers without this).
+MIN_SPEAKER_WINDOWS = 8
 SMOOTH_NEIGHBOURS = 1  # windows on each side averaged in, within one stretch of speech
 DEFAULT_MAX_SPEAKERS = 8
 SEED = 7  # k-means starts: the same recording gets the same speakers every time
@@ -58,7 +61,7 @@ def cluster_speakers(
     smooth = smoothed(embeddings, groups)
     centred = _normalised(smooth - smooth.mean(axis=0))
     fit = _even_sample(count, MAX_FIT_WINDOWS)
-    high = min(high, max(1, len(fit) // 4))
+    high = min(high, max(1, len(fit) // MIN_SPEAKER_WINDOWS))
     low = min(low, high)
     chosen = _fit(smooth[fit], centred[fit], weights[fit], low)
     if not min_speakers or min_speakers != max_speakers:
@@ -79,12 +82,14 @@ class _Fit:
     tightness: float  # mean raw similarity of each window to its cluster's raw centroid
     closest_pair: float  # the highest raw cosine between two centroids (-1 for one cluster)
     smallest_share: float
+    smallest_windows: int
 
     def accepted_over(self, fewer: _Fit) -> bool:
         return (
             self.closest_pair < SAME_VOICE_COSINE
             and self.tightness - fewer.tightness >= MIN_TIGHTER
             and self.smallest_share >= MIN_CLUSTER_SHARE
+            and self.smallest_windows >= MIN_SPEAKER_WINDOWS
         )
 
 
@@ -100,6 +105,7 @@ def _fit(raw: np.ndarray, centred: np.ndarray, weights: np.ndarray, k: int) -> _
         tightness=float(np.mean(np.sum(raw * raw_centres[labels], axis=1))),
         closest_pair=float(similarity.max()) if k > 1 else -1.0,
         smallest_share=float(shares.min()),
+        smallest_windows=int(np.bincount(labels, minlength=k).min()),
     )
 
 
