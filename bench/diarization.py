@@ -155,13 +155,14 @@ def embeddings_memory(folder: Path) -> str:
 
     import numpy as np
 
-    from tests.speaker_scenes import _sample, reference_turns
+    from tests.real_speech import call_samples
+    from tests.speaker_scenes import reference_turns
     from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
     from whisperops.pipeline.segments import Segment
 
     copies = 240  # 2 hours
     path = folder / "two-hours.wav"
-    write_wav(path, np.tile(_sample(), copies))
+    write_wav(path, np.tile(call_samples(), copies))
     segments = [
         Segment(t.start + 30.0 * c, t.end + 30.0 * c, "w")
         for c in range(copies)

@@ -28,7 +28,8 @@ REFERENCE = (
 )
 
 
-def _call() -> np.ndarray:
+def call_samples() -> np.ndarray:
+    """The bundled 30-s call, 16 kHz mono float32."""
     from faster_whisper.audio import decode_audio
 
     return decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)
@@ -40,7 +41,7 @@ def real_recording(path: Path, copies: int, first_gain: int = 0) -> Path:
     Every ``first_gain`` gives different samples (past the five gains, each round is
     1% louder), so recordings built with distinct values are never duplicates.
     """
-    call = _call() * (1 + 0.01 * (first_gain // len(GAINS)))
+    call = call_samples() * (1 + 0.01 * (first_gain // len(GAINS)))
     parts = [call * GAINS[(first_gain + i) % len(GAINS)] for i in range(copies)]
     return write_wav(path, np.concatenate(parts))
 

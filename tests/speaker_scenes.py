@@ -21,6 +21,7 @@ import av
 import numpy as np
 
 from scripts.stereo_calls import SAMPLE_RATE, read_wav_mono, resample, speak, trimmed, write_wav
+from tests.real_speech import call_samples
 from whisperops.pipeline.segments import Segment, SpeakerTurn
 from whisperops.pipeline.transcriber import SPEECH_SAMPLE
 
@@ -44,12 +45,6 @@ class Scene:
         return len({turn.speaker for turn in self.turns})
 
 
-def _sample() -> np.ndarray:
-    from faster_whisper.audio import decode_audio
-
-    return decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)
-
-
 def reference_turns() -> list[SpeakerTurn]:
     rows = [line.split() for line in REFERENCE_RTTM.read_text().splitlines() if line.strip()]
     names = {label: f"sp{i + 1}" for i, label in enumerate(sorted({row[7] for row in rows}))}
@@ -60,7 +55,7 @@ def reference_turns() -> list[SpeakerTurn]:
 
 def _clips() -> list[tuple[str, np.ndarray]]:
     """Each reference turn's audio, without the turns that lie inside another's."""
-    audio = _sample()
+    audio = call_samples()
     turns = reference_turns()
     kept = [
         t
@@ -88,12 +83,12 @@ def _laid_out(
 
 
 def the_call(folder: Path) -> Scene:
-    return Scene("call", write_wav(folder / "call.wav", _sample()), reference_turns())
+    return Scene("call", write_wav(folder / "call.wav", call_samples()), reference_turns())
 
 
 def telephone_call(folder: Path) -> Scene:
     """The call as 8 kHz mu-law, as telephone systems record it."""
-    audio = _sample()
+    audio = call_samples()
     narrow = np.interp(
         np.arange(0, len(audio), 2), np.arange(len(audio)), audio
     )  # 16 -> 8 kHz (the sample is band-limited to a phone line already)
@@ -112,7 +107,7 @@ def telephone_call(folder: Path) -> Scene:
 
 def meeting(folder: Path, copies: int = 3, gains: tuple[float, ...] = (1.0, 0.4, 1.8)) -> Scene:
     """Several copies of the call one after another, each at its own gain."""
-    audio, truth = _sample(), reference_turns()
+    audio, truth = call_samples(), reference_turns()
     parts, turns = [], []
     for index in range(copies):
         parts.append(audio * gains[index % len(gains)])

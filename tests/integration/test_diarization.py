@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 from redis import Redis
 
 from scripts.stereo_calls import StereoCall, write_wav
@@ -234,6 +235,8 @@ def test_mono_call_gets_speakers_from_the_packaged_model_everywhere(
     assert "] S2: " in shown.stdout
 
 
+# The mono end-to-end test above covers both databases; this adds nothing database-specific.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
@@ -255,6 +258,8 @@ def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
     assert run.outcome is StepOutcome.SKIPPED and "embeddings backend" in run.detail
 
 
+# The mono end-to-end test above covers both databases; this adds nothing database-specific.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segments(
     pipeline_settings: Settings, tmp_path: Path, environ: dict[str, str]
 ) -> None:

@@ -13,12 +13,13 @@ import pytest
 from scripts.stereo_calls import SAMPLE_RATE, write_wav
 from tests import speaker_scenes
 from tests.conftest import require_pyannote
+from tests.real_speech import call_samples
 from whisperops.config import load_settings
 from whisperops.pipeline.diarization.embedding_backend import EmbeddingDiarizer
 from whisperops.pipeline.diarization.protocol import Diarized, Skip
 from whisperops.pipeline.diarization.speakers import assign_speakers
 from whisperops.pipeline.segments import Segment
-from whisperops.pipeline.transcriber import SPEECH_SAMPLE, start_transcription
+from whisperops.pipeline.transcriber import start_transcription
 from whisperops.worker.layout import concrete
 
 
@@ -94,12 +95,12 @@ def test_no_speech_a_second_and_a_tone_are_skipped_or_one_speaker(
     transcribe, tmp_path: Path
 ) -> None:
     silence = write_wav(tmp_path / "silence.wav", np.zeros(10 * SAMPLE_RATE, dtype=np.float32))
-    second = write_wav(tmp_path / "second.wav", _sample()[7 * SAMPLE_RATE : 8 * SAMPLE_RATE])
+    second = write_wav(tmp_path / "second.wav", call_samples()[7 * SAMPLE_RATE : 8 * SAMPLE_RATE])
     time = np.arange(20 * SAMPLE_RATE) / SAMPLE_RATE
     tone = write_wav(tmp_path / "tone.wav", 0.3 * np.sin(2 * np.pi * 440 * time))
     rng = np.random.default_rng(1)
     noisy = write_wav(
-        tmp_path / "noisy.wav", _sample() + 0.05 * rng.standard_normal(30 * SAMPLE_RATE)
+        tmp_path / "noisy.wav", call_samples() + 0.05 * rng.standard_normal(30 * SAMPLE_RATE)
     )
     for path in (silence, second, tone, noisy):
         segments = transcribe(path)
@@ -119,7 +120,7 @@ def test_a_long_recording_is_embedded_in_bounded_memory(tmp_path: Path) -> None:
     an old transcript re-diarized."""
 
     def peak_for(copies: int) -> tuple[int, Diarized]:
-        path = write_wav(tmp_path / f"long-{copies}.wav", np.tile(_sample(), copies))
+        path = write_wav(tmp_path / f"long-{copies}.wav", np.tile(call_samples(), copies))
         segments = [
             Segment(t.start + 30.0 * copy, t.end + 30.0 * copy, "words")
             for copy in range(copies)
@@ -149,7 +150,7 @@ def test_the_onnx_encoder_agrees_with_the_original_on_real_speech() -> None:
 
     from whisperops.pipeline.diarization import speaker_encoder
 
-    wav = original_audio.normalize_volume(_sample(), -30, increase_only=True)
+    wav = original_audio.normalize_volume(call_samples(), -30, increase_only=True)
     reference_mel = original_audio.wav_to_mel_spectrogram(wav)
     mel, _power = speaker_encoder.mel_frames(iter([wav[:123457], wav[123457:]]))
     assert mel.shape == reference_mel.shape
@@ -162,9 +163,3 @@ def test_the_onnx_encoder_agrees_with_the_original_on_real_speech() -> None:
     cosine = np.sum(original * converted, axis=1)
     print(f"{len(windows)} windows: cosine min {cosine.min():.6f}")
     assert cosine.min() > 0.9999
-
-
-def _sample() -> np.ndarray:
-    from faster_whisper.audio import decode_audio
-
-    return decode_audio(str(SPEECH_SAMPLE), sampling_rate=SAMPLE_RATE)

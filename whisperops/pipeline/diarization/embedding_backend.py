@@ -6,8 +6,9 @@ embedding (the packaged GE2E encoder, speaker_encoder.py); the embeddings are
 clustered into speakers with their number estimated (clustering.py); the windows'
 labels make the speaker turns, which the diarization step cuts segments at.
 
-Memory follows the number of 10-ms frames (164 bytes each: about 120 MB for two
-hours), not the samples: the audio is streamed, never decoded whole.
+The audio is streamed, never decoded whole, and only the features from the earliest
+window not yet embedded on are held: memory is flat in the length (67 MB allocated at
+the peak for two hours, docs/benchmarks.md), the embeddings (1 KB per window) aside.
 """
 
 from __future__ import annotations

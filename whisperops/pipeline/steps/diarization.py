@@ -33,9 +33,10 @@ def diarization(state: JobState) -> StepResult:
             audio.channels if audio else None,
             audio.duration_sec if audio else None,
         )
-        result = choice if isinstance(choice, Skip) else run(choice, state)
-        if isinstance(result, tuple):
-            choice, result = result
+        if isinstance(choice, Skip):
+            result = choice
+        else:
+            choice, result = run(choice, state)
         if isinstance(result, Skip):
             state.diarization_pending = result.pending
             state.segments = assign_speakers(state.segments, [])  # drops earlier speakers
@@ -67,17 +68,17 @@ def diarization(state: JobState) -> StepResult:
     )
 
 
-def run(diarizer: Diarizer, state: JobState) -> Diarized | Skip | tuple[Diarizer, Diarized | Skip]:
-    """The backend's turns; under `auto`, a stereo file that holds one mix twice goes on
-    to the embeddings backend (returned with it, so the history names it)."""
+def run(diarizer: Diarizer, state: JobState) -> tuple[Diarizer, Diarized | Skip]:
+    """The backend that ran and its turns; under `auto`, a stereo file that holds one
+    mix twice goes on to the embeddings backend (so the history names that one)."""
     path = Path(state.recording.file_path)
     result = diarizer.diarize(path, state.segments)
     if isinstance(result, Skip) and result.reason == ONE_MIX:
         if state.settings.diarization_backend == "auto":
             fallback = diarizer_named("embeddings", state.settings)
             return fallback, fallback.diarize(path, state.segments)
-        return Skip(f"{ONE_MIX}; the embeddings backend diarizes such files", pending=False)
-    return result
+        result = Skip(f"{ONE_MIX}; the embeddings backend diarizes such files", pending=False)
+    return diarizer, result
 
 
 def speaker_count_text(result: Diarized) -> str:
