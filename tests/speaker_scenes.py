@@ -26,6 +26,7 @@ from whisperops.pipeline.segments import Segment, SpeakerTurn
 from whisperops.pipeline.transcriber import SPEECH_SAMPLE
 
 REFERENCE_RTTM = SPEECH_SAMPLE.with_suffix(".rttm")
+MIN_CLIP_SEC = 0.3  # shorter single-voice stretches between overlaps are left out
 THIRD_VOICE_LINES = [
     "Sorry to interrupt, this is Paul from the office joining the call.",
     "I just wanted to say that the meeting moved to Thursday afternoon.",
@@ -54,15 +55,30 @@ def reference_turns() -> list[SpeakerTurn]:
 
 
 def _clips() -> list[tuple[str, np.ndarray]]:
-    """Each reference turn's audio, without the turns that lie inside another's."""
+    """The stretches of each reference turn where that speaker alone talks (at least
+    MIN_CLIP_SEC): a clip cut with another voice inside it would carry that voice into
+    a timeline whose truth says one speaker (a "monologue" of sp1 would hold 20% of
+    sp2's voice), so the parts where turns overlap are left out."""
     audio = call_samples()
     turns = reference_turns()
-    kept = [
-        t
-        for t in turns
-        if not any(o is not t and o.start <= t.start and t.end <= o.end for o in turns)
-    ]
-    return [(t.speaker, audio[int(t.start * SAMPLE_RATE) : int(t.end * SAMPLE_RATE)]) for t in kept]
+    clips = []
+    for turn in turns:
+        pieces = [(turn.start, turn.end)]
+        for other in turns:
+            if other.speaker == turn.speaker:
+                continue
+            pieces = [
+                part
+                for start, end in pieces
+                for part in ((start, min(end, other.start)), (max(start, other.end), end))
+                if part[1] - part[0] > 0
+            ]
+        clips += [
+            (turn.speaker, audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
+            for start, end in pieces
+            if end - start >= MIN_CLIP_SEC
+        ]
+    return clips
 
 
 def _laid_out(
@@ -125,10 +141,13 @@ def reordered(folder: Path, seed: int, rounds: int = 2) -> Scene:
     return _laid_out(folder / f"reordered-{seed}.wav", clips, seed, gains=(1.0, 0.7, 1.3))
 
 
-def monologue(folder: Path, speaker: str = "sp2", rounds: int = 3) -> Scene:
-    """One speaker's turns only, three times over at different gains."""
+def monologue(folder: Path, speaker: str = "sp2", seed: int = 3, rounds: int = 3) -> Scene:
+    """One speaker's turns only, ``rounds`` times over in an order shuffled by ``seed``,
+    at different gains."""
     clips = [clip for _ in range(rounds) for clip in _clips() if clip[0] == speaker]
-    return _laid_out(folder / f"monologue-{speaker}.wav", clips, 3, gains=(1.0, 0.6, 1.4))
+    random.Random(seed).shuffle(clips)
+    path = folder / f"monologue-{speaker}-{seed}.wav"
+    return _laid_out(path, clips, seed, gains=(1.0, 0.6, 1.4))
 
 
 def three_voices(folder: Path, seed: int = 11) -> Scene:
@@ -212,12 +231,16 @@ def frame_der(
     return (float(errors.sum()) - best_correct) / total
 
 
-def scenes(folder: Path, seeds: tuple[int, ...] = (1, 2)) -> list[Scene]:
-    """Every kind of scene, re-orderings for each seed."""
+def scenes(
+    folder: Path, seeds: tuple[int, ...] = (1, 2), monologue_seeds: tuple[int, ...] = (3,)
+) -> list[Scene]:
+    """Every kind of scene: re-orderings for each of ``seeds``, both speakers' monologues
+    for each of ``monologue_seeds``."""
     folder.mkdir(parents=True, exist_ok=True)
     built = [the_call(folder), telephone_call(folder), meeting(folder)]
     built += [reordered(folder, seed) for seed in seeds]
-    return [*built, monologue(folder, "sp1"), monologue(folder, "sp2"), three_voices(folder)]
+    built += [monologue(folder, who, seed) for seed in monologue_seeds for who in ("sp1", "sp2")]
+    return [*built, three_voices(folder)]
 
 
 Transcribe = Callable[[Path], list[Segment]]
