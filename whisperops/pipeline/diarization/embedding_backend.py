@@ -4,7 +4,9 @@ Where the transcript has speech (its words' timings, or its segments where words
 were not kept) the audio is cut into windows; each window's voice becomes an
 embedding (the packaged GE2E encoder, speaker_encoder.py); the embeddings are
 clustered into speakers with their number estimated (clustering.py); the windows'
-labels make the speaker turns, which the diarization step cuts segments at.
+labels make the speaker turns, which the diarization step cuts segments at. Windows
+far quieter than the recording's speech (a pause inside a segment's times) are left
+out of the clustering and take their neighbours' speaker.
 
 The audio is streamed, never decoded whole, and only the features from the earliest
 window not yet embedded on are held: memory is flat in the length (67 MB allocated at
@@ -37,6 +39,11 @@ MIN_WINDOW_SEC = 0.4  # shorter speech is too little to tell a voice by
 JOIN_GAP_SEC = 0.3  # words closer than this are one stretch of speech
 MIN_SPEECH_SEC = 1.0  # less speech than this in the whole file: nothing to diarize
 BATCH = 64  # windows per encoder call
+# A window this far below the loud end of the recording (its 90th percentile) holds no
+# voice: a segment's times can span a pause (Whisper's own timestamps, kept without
+# words), and line noise embeds as a "speaker" of its own. Speech at the gains of one
+# archive lies within 20 dB of it; the pauses of a phone line 33-48 dB below.
+QUIET_BELOW_DB = 25.0
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,9 @@ def windows_over(regions: list[tuple[float, float]]) -> list[Window]:
     return windows
 
 
-def window_embeddings(path: Path, windows: list[Window]) -> np.ndarray:
-    """One embedding per window (in time order), each window's level normalised.
+def window_embeddings(path: Path, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+    """One embedding per window (in time order), each window's level normalised, and
+    each window's level before that (dB).
 
     The audio is streamed: only the frames from the earliest window not yet embedded
     on are held, so memory follows the longest stretch between windows, not the file.
@@ -107,6 +115,7 @@ def window_embeddings(path: Path, windows: list[Window]) -> np.ndarray:
         for w in windows
     ]
     embeddings = np.zeros((len(windows), EMBEDDING_SIZE), dtype=np.float32)
+    levels = np.zeros(len(windows), dtype=np.float32)
     held_mel = np.zeros((0, N_MELS), dtype=np.float32)
     held_power = np.zeros(0, dtype=np.float32)
     held_from = 0  # frame index of held_mel[0]
@@ -124,26 +133,30 @@ def window_embeddings(path: Path, windows: list[Window]) -> np.ndarray:
         ready = next_window
         while ready < len(windows) and (spans[ready][1] <= held_to or finished):
             ready += 1
-        _embed_spans(embeddings, range(next_window, ready), spans, held_mel, held_power, held_from)
+        _embed_spans(
+            embeddings, levels, range(next_window, ready), spans, held_mel, held_power, held_from
+        )
         next_window = ready
         if next_window < len(windows):
             drop = max(0, min(spans[next_window][0], held_to) - held_from)
             held_mel, held_power, held_from = held_mel[drop:], held_power[drop:], held_from + drop
         if finished:
             break
-    return embeddings
+    return embeddings, levels
 
 
 def _embed_spans(
     embeddings: np.ndarray,
+    levels: np.ndarray,
     indices: range,
     spans: list[tuple[int, int]],
     mel: np.ndarray,
     power: np.ndarray,
     offset: int,
 ) -> None:
-    """Embed the windows ``indices`` from the held frames (``mel[0]`` is frame ``offset``),
-    windows of one length batched together; a window past the end is cut short."""
+    """Embed the windows ``indices`` from the held frames (``mel[0]`` is frame ``offset``)
+    and note their levels, windows of one length batched together; a window past the
+    end is cut short."""
     by_length: dict[int, list[tuple[int, int]]] = {}
     for index in indices:
         first = min(max(0, spans[index][0] - offset), max(0, len(mel) - 1))
@@ -158,7 +171,16 @@ def _embed_spans(
                     for _index, first in batch
                 ]
             )
-            embeddings[[index for index, _first in batch]] = embed(mels)
+            indices_of_batch = [index for index, _first in batch]
+            embeddings[indices_of_batch] = embed(mels)
+            levels[indices_of_batch] = [
+                level_db(power[first : first + length]) for _index, first in batch
+            ]
+
+
+def level_db(power: np.ndarray) -> float:
+    """The level of a window's frames (-inf for none: a window past the end)."""
+    return 10 * np.log10(float(np.mean(power)) + 1e-12) if len(power) else -np.inf
 
 
 def turns_of(windows: list[Window], labels: np.ndarray) -> list[SpeakerTurn]:
@@ -191,10 +213,36 @@ class EmbeddingDiarizer:
                 pending=False,
             )
         windows = windows_over(regions)
-        embeddings = window_embeddings(path, windows)
+        embeddings, levels = window_embeddings(path, windows)
+        voiced = voiced_windows(levels)
         weights = np.array([w.owns_end - w.owns_start for w in windows])
         groups = np.array([w.region for w in windows])
         clustering = cluster_speakers(
-            embeddings, groups, weights, self.min_speakers, self.max_speakers
+            embeddings[voiced],
+            groups[voiced],
+            weights[voiced],
+            self.min_speakers,
+            self.max_speakers,
         )
-        return Diarized(turns_of(windows, clustering.labels), clustering.count, clustering.decided)
+        labels = with_quiet_windows(voiced, clustering.labels)
+        return Diarized(turns_of(windows, labels), clustering.count, clustering.decided)
+
+
+def voiced_windows(levels: np.ndarray) -> np.ndarray:
+    """The windows within QUIET_BELOW_DB of the recording's loud end (all, where no
+    window has frames)."""
+    heard = levels[np.isfinite(levels)]
+    if not len(heard):
+        return np.ones(len(levels), dtype=bool)
+    return levels >= np.percentile(heard, 90) - QUIET_BELOW_DB
+
+
+def with_quiet_windows(voiced: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Labels for every window: a quiet one takes the nearest voiced window's (the
+    earlier one on a tie), so its time goes to whoever spoke next to it."""
+    positions = np.flatnonzero(voiced)
+    after = np.clip(np.searchsorted(positions, np.arange(len(voiced))), 0, len(positions) - 1)
+    before = np.clip(after - 1, 0, len(positions) - 1)
+    indices = np.arange(len(voiced))
+    nearer_before = np.abs(indices - positions[before]) <= np.abs(positions[after] - indices)
+    return labels[np.where(nearer_before, before, after)]
