@@ -109,6 +109,14 @@ def _reset_postgres_schema(url: str) -> None:
     connection.close()
 
 
+# A slow scenario whose database adds nothing runs on one of them (the suite stays
+# under 30 minutes): the other's path through it is the same ORM calls, tested elsewhere.
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database, once on SQLite and once on PostgreSQL."""

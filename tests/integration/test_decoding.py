@@ -9,6 +9,7 @@ import pytest
 
 from scripts.stereo_calls import StereoCall
 from tests.audio import word_error_rate
+from tests.conftest import ON_SQLITE
 from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import process
 from tests.real_speech import real_recording, reference_for
@@ -21,7 +22,7 @@ COPIES = 5  # 2.5 minutes of the real two-speaker call
 
 # Decoding does not depend on the database: these run on SQLite only (the suite's
 # pipeline and reliability tests cover PostgreSQL).
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = ON_SQLITE
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
 from redis import Redis
 
 from scripts.stereo_calls import StereoCall, write_wav
 from tests import speaker_scenes
-from tests.conftest import require_pyannote
+from tests.conftest import ON_SQLITE, require_pyannote
 from tests.integration.cli_runner import run_cli
 from tests.integration.conftest import configure
 from tests.integration.pipeline_helpers import enqueue, process, run_burst
@@ -27,6 +26,7 @@ from whisperops.models import (
     Transcript,
     TranscriptSegment,
 )
+from whisperops.monitoring.metrics import WhisperopsCollector
 from whisperops.pipeline.diarization.speakers import assign_speakers
 from whisperops.pipeline.segments import Segment, SpeakerTurn, words_from_json
 
@@ -235,8 +235,7 @@ def test_mono_call_gets_speakers_from_the_packaged_model_everywhere(
     assert "] S2: " in shown.stdout
 
 
-# The mono end-to-end test above covers both databases; this adds nothing database-specific.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@ON_SQLITE  # speakers are stored as the channel test stores them on both databases
 def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
@@ -258,10 +257,9 @@ def test_stereo_holding_one_mix_twice_goes_to_the_embeddings_backend(
     assert run.outcome is StepOutcome.SKIPPED and "embeddings backend" in run.detail
 
 
-# The mono end-to-end test above covers both databases; this adds nothing database-specific.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@ON_SQLITE
 def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segments(
-    pipeline_settings: Settings, tmp_path: Path, environ: dict[str, str]
+    pipeline_settings: Settings, tmp_path: Path, environ: dict[str, str], redis: Redis
 ) -> None:
     """Earlier versions left mono recordings pending, their words not kept: the
     embeddings backend then works from the segments' times (coarser; printed)."""
@@ -270,6 +268,7 @@ def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segment
     row = process(old, scene.path)
     Recording.update(diarization_pending=True).where(Recording.id == row.id).execute()
     assert all(not s.words for s in stored_segments(row.id))
+    assert pending_gauge(redis) == 1
 
     settings = configure(pipeline_settings, diarization_backend="auto")
     cli_env = {**environ, "REDIS_URL": settings.redis_url.get_secret_value()}
@@ -282,6 +281,7 @@ def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segment
     done = Recording.get_by_id(row.id)
     assert done.status is Status.DONE and not done.diarization_pending
     assert Recording.select().where(Recording.diarization_pending).count() == 0
+    assert pending_gauge(redis) == 0
     run = diarization_run(row.id, attempt)
     segments = stored_segments(row.id)
     right, scored = speaker_scenes.word_accuracy(segments, scene.turns)
@@ -289,3 +289,11 @@ def test_rediarize_pending_gives_old_mono_recordings_speakers_from_their_segment
     assert run.detail.startswith("embeddings: 2 speakers (estimated), ")
     assert all(s.speaker for s in segments) and {s.speaker for s in segments} == {"S1", "S2"}
     assert right >= 0.85  # coarser than from words (docs/benchmarks.md)
+
+
+def pending_gauge(redis: Redis) -> float:
+    """whisperops_recordings_diarization_pending as a fresh scrape reads it."""
+    for family in WhisperopsCollector(lambda: redis).collect():
+        if family.name == "whisperops_recordings_diarization_pending":
+            return family.samples[0].value
+    raise AssertionError("no diarization-pending gauge in the scrape")

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
-from tests.conftest import free_port, skip_unless_required
+from tests.conftest import ON_SQLITE, free_port, skip_unless_required
 from tests.console.conftest import NOW, fill, frozen_now
 from whisperops.config import Settings
 from whisperops.jobs.names import STUCK_COUNTER_KEY
@@ -223,6 +223,9 @@ def test_scrape_with_redis_down_still_answers(metric_settings: Settings) -> None
     assert ("whisperops_processing_recordings", ()) in found
 
 
+# The exporter's queries run on both databases in test_metrics_from_db_and_redis; this
+# is about another process reading while a worker writes: SQLite, where that can lock.
+@ON_SQLITE
 def test_live_scrape_sees_recording_in_processing(
     metric_settings: Settings,
     environ: dict[str, str],

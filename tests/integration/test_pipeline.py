@@ -11,6 +11,7 @@ from pathlib import Path
 from rq.timeouts import JobTimeoutException
 
 from tests.audio import SPEECH_TEXT, word_error_rate, write_tone_wav
+from tests.conftest import ON_SQLITE
 from tests.integration.pipeline_helpers import enqueue, ingest, run_burst
 from whisperops import ops
 from whisperops.config import Settings
@@ -82,6 +83,7 @@ def test_speech_is_transcribed_with_steps_history_and_outputs(
     )
 
 
+@ON_SQLITE  # the progress columns are written as every step's are, tested on both
 def test_progress_callback_sees_step_and_segments_in_db(
     pipeline_settings: Settings, long_speech_wav: Path, monkeypatch
 ) -> None:
@@ -115,6 +117,7 @@ def test_progress_callback_sees_step_and_segments_in_db(
     assert ratios == sorted(ratios)
 
 
+@ON_SQLITE  # the error's format; the failing transition runs on both elsewhere
 def test_failure_inside_transcribe_names_step_and_segments(
     pipeline_settings: Settings, long_speech_wav: Path, monkeypatch
 ) -> None:
@@ -139,6 +142,7 @@ def test_failure_inside_transcribe_names_step_and_segments(
     assert Transcript.select().where(Transcript.recording == row.id).count() == 0
 
 
+@ON_SQLITE  # the error's format
 def test_timeout_in_transcribe_uses_timeout_format(
     pipeline_settings: Settings, long_speech_wav: Path, monkeypatch
 ) -> None:
@@ -168,6 +172,7 @@ def test_timeout_in_transcribe_uses_timeout_format(
     assert Transcript.select().where(Transcript.recording == row.id).count() == 0
 
 
+@ON_SQLITE  # an RQ matter
 def test_rq_job_timeout_fails_recording_and_worker_goes_on(
     pipeline_settings: Settings, long_speech_wav: Path, speech_wav: Path
 ) -> None:
@@ -275,6 +280,7 @@ def test_heartbeat_refreshes_updated_at_and_stops_when_fenced(
         heartbeat.stop()
 
 
+@ON_SQLITE  # a worker-process matter
 def test_model_is_loaded_once_per_worker_process(
     pipeline_settings: Settings, speech_wav: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -313,6 +319,7 @@ def test_silence_is_done_with_empty_transcript(pipeline_settings: Settings, tmp_
     assert transcript.text == "" and transcript.segments.count() == 0
 
 
+@ON_SQLITE  # a Redis matter
 def test_worker_heartbeats_in_redis_while_a_job_runs(
     pipeline_settings: Settings, long_speech_wav: Path, redis
 ) -> None:

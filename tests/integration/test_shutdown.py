@@ -11,6 +11,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from tests.conftest import ON_SQLITE
 from tests.integration.cli_runner import ROOT
 from whisperops import ops
 from whisperops.config import Settings
@@ -21,6 +22,7 @@ from whisperops.sweep import enqueue_pending_recordings
 from whisperops.worker.rq_workers import build_transcribe_worker
 
 
+@ON_SQLITE  # the release is the fenced transition every DB test runs on both
 def test_sigterm_mid_transcription_releases_recording_without_using_a_retry(
     settings: Settings,
     environ: dict[str, str],

@@ -17,13 +17,9 @@ from tests.reliability.postgres_server import PostgresServer, unavailable
 from whisperops.config import Settings
 from whisperops.runtime import init_runtime
 
-# The slowest scenarios run on one backend each (the suite stays under ten minutes):
-# crashes on SQLite (the laptop default), Redis faults and load on PostgreSQL (the
-# scale-out setup). Contention and the bad-input corpus run on both.
-ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ON_POSTGRESQL = pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+# The slowest scenarios run on one backend each (ON_SQLITE, ON_POSTGRESQL in
+# tests/conftest.py): crashes on SQLite (the laptop default), Redis faults and load on
+# PostgreSQL (the scale-out setup). Contention runs on both.
 
 
 @pytest.fixture

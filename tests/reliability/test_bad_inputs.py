@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from scripts.stereo_calls import write_wav
+from tests.conftest import ON_SQLITE
 from tests.integration.cli_runner import run_cli
 from tests.privileges import without_read_override
 from tests.reliability.harness import Workers, count, wait_until, worker_env
@@ -120,6 +121,7 @@ def process_all(env: dict[str, str], logs: Path, prefix: tuple[str, ...] = ()) -
     return workers.logs()
 
 
+@ON_SQLITE  # the files are what is bad: their errors are written as every failure's are
 def test_bad_input_corpus_fails_clearly_and_blocks_nothing(
     corpus_settings: Settings, speech_wav: Path, tmp_path: Path
 ) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ON_SQLITE
 from tests.integration.pipeline_helpers import ingest
-from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import (
     SweepProcesses,
     Valkey,

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from scripts.stereo_calls import CALL_SCRIPT, StereoCall, build_espeak_call
+from tests.conftest import ON_POSTGRESQL, ON_SQLITE
 from tests.integration.cli_runner import run_cli
 from tests.integration.pipeline_helpers import ingest
 from tests.reliability import crashing_worker
-from tests.reliability.conftest import ON_POSTGRESQL, ON_SQLITE
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

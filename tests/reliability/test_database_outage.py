@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg2
 
+from tests.conftest import ON_POSTGRESQL
 from tests.integration.pipeline_helpers import ingest
-from tests.reliability.conftest import ON_POSTGRESQL
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.conftest import ON_SQLITE
 from tests.integration.cli_runner import run_cli
 from tests.integration.pipeline_helpers import ingest
 from tests.mounts import fill, small_tmpfs
 from tests.privileges import without_read_override
-from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

@@ -11,7 +11,7 @@ from redis import Redis
 from rq import Queue
 
 from tests.audio import write_speech_wav
-from tests.reliability.conftest import ON_POSTGRESQL
+from tests.conftest import ON_POSTGRESQL
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

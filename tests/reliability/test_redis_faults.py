@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.reliability.conftest import ON_POSTGRESQL
+from tests.conftest import ON_POSTGRESQL
 from tests.reliability.harness import (
     SweepProcesses,
     Valkey,

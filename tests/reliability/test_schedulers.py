@@ -7,7 +7,7 @@ import itertools
 import time
 from pathlib import Path
 
-from tests.reliability.conftest import ON_SQLITE
+from tests.conftest import ON_SQLITE
 from tests.reliability.harness import SweepProcesses, Valkey, wait_until, worker_env
 from whisperops.config import Settings
 

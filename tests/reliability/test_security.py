@@ -13,10 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from textual.widgets import DataTable
 
-from tests.conftest import free_port
+from tests.conftest import ON_POSTGRESQL, free_port
 from tests.console.test_console import wait_for
 from tests.integration.cli_runner import ROOT, clean_environment, run_cli
-from tests.reliability.conftest import ON_POSTGRESQL
 from tests.reliability.harness import Valkey, scrape
 from whisperops.config import load_settings
 from whisperops.console.app import build_app

@@ -8,8 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.conftest import ON_SQLITE
 from tests.integration.pipeline_helpers import ingest
-from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import (
     SweepLoop,
     Valkey,

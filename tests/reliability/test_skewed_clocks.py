@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import ON_POSTGRESQL
 from tests.integration.pipeline_helpers import ingest
-from tests.reliability.conftest import ON_POSTGRESQL
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

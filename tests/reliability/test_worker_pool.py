@@ -12,9 +12,9 @@ import pytest
 from redis import Redis
 from rq import Worker
 
+from tests.conftest import ON_SQLITE
 from tests.integration.pipeline_helpers import ingest
 from tests.real_speech import real_recording
-from tests.reliability.conftest import ON_SQLITE
 from tests.reliability.harness import (
     SweepLoop,
     Workers,

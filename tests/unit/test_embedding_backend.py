@@ -4,6 +4,7 @@ ONNX encoder against the original it was converted from."""
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from pathlib import Path
 
@@ -28,9 +29,14 @@ def transcribe(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("embeddings")
     settings = concrete(load_settings(environ={"WHISPEROPS_DATA_DIR": str(folder)}))
 
+    done: dict[bytes, list[Segment]] = {}  # a scene rebuilt by a later test is not decoded again
+
     def run(path: Path) -> list[Segment]:
-        _info, segments = start_transcription(path, settings, words=True)
-        return list(segments)
+        key = hashlib.sha1(path.read_bytes()).digest()
+        if key not in done:
+            _info, segments = start_transcription(path, settings, words=True)
+            done[key] = list(segments)
+        return done[key]
 
     return run
 
@@ -124,7 +130,7 @@ def test_no_speech_a_second_and_a_tone_are_skipped_or_one_speaker(
 
 
 def test_a_long_recording_is_embedded_in_bounded_memory(tmp_path: Path) -> None:
-    """Thirty minutes of the real call take hardly more memory than thirty seconds: the
+    """Ten minutes of the real call take hardly more memory than thirty seconds: the
     audio is streamed and only the embeddings (1 KB per 0.4 s of speech) accumulate,
     so two hours stay far inside the 300 MB allowed. Segments without words here, as
     an old transcript re-diarized."""
@@ -144,8 +150,8 @@ def test_a_long_recording_is_embedded_in_bounded_memory(tmp_path: Path) -> None:
             tracemalloc.stop()
 
     short_peak, short = peak_for(1)
-    long_peak, long = peak_for(60)
-    print(f"peak traced: {short_peak / 1e6:.0f} MB for 30 s, {long_peak / 1e6:.0f} MB for 30 min")
+    long_peak, long = peak_for(20)
+    print(f"peak traced: {short_peak / 1e6:.0f} MB for 30 s, {long_peak / 1e6:.0f} MB for 10 min")
     assert long_peak - short_peak < 20e6
     assert short.speakers == long.speakers == 2
 
