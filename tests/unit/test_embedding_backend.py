@@ -107,18 +107,19 @@ def test_speaker_hints_bound_the_estimate(transcribe, scenes_dir: Path) -> None:
     assert capped.speakers == 1 and capped.decided == "estimated within 1-1"
 
 
-def test_no_speech_a_second_and_a_tone_are_skipped_or_one_speaker(
+def test_no_speech_a_second_a_tone_and_hold_music_are_skipped_or_one_speaker(
     transcribe, tmp_path: Path
 ) -> None:
     silence = write_wav(tmp_path / "silence.wav", np.zeros(10 * SAMPLE_RATE, dtype=np.float32))
     second = write_wav(tmp_path / "second.wav", call_samples()[7 * SAMPLE_RATE : 8 * SAMPLE_RATE])
     time = np.arange(20 * SAMPLE_RATE) / SAMPLE_RATE
     tone = write_wav(tmp_path / "tone.wav", 0.3 * np.sin(2 * np.pi * 440 * time))
+    music = write_wav(tmp_path / "hold-music.wav", hold_music(20.0))
     rng = np.random.default_rng(1)
     noisy = write_wav(
         tmp_path / "noisy.wav", call_samples() + 0.05 * rng.standard_normal(30 * SAMPLE_RATE)
     )
-    for path in (silence, second, tone, noisy):
+    for path in (silence, second, tone, music, noisy):
         segments = transcribe(path)
         result = EmbeddingDiarizer().diarize(path, segments)
         print(path.name, len(segments), result if isinstance(result, Skip) else result.speakers)
@@ -127,6 +128,25 @@ def test_no_speech_a_second_and_a_tone_are_skipped_or_one_speaker(
         else:
             assert 1 <= result.speakers <= 2
     assert isinstance(EmbeddingDiarizer().diarize(silence, []), Skip)
+
+
+def hold_music(seconds: float) -> np.ndarray:
+    """A looping tune of chords (three notes with their overtones, a note every 0.4 s)
+    with a soft attack and decay, as a phone system plays while a caller waits."""
+    tune = [220.0, 277.2, 329.6, 293.7, 246.9, 329.6, 370.0, 277.2]
+    note = int(0.4 * SAMPLE_RATE)
+    t = np.arange(note) / SAMPLE_RATE
+    envelope = np.minimum(1.0, t / 0.02) * np.exp(-3.0 * t)
+    notes = []
+    for index in range(int(seconds / 0.4)):
+        root = tune[index % len(tune)]
+        chord = sum(
+            np.sin(2 * np.pi * root * ratio * overtone * t) / overtone
+            for ratio in (1.0, 1.26, 1.5)
+            for overtone in (1, 2, 3)
+        )
+        notes.append(0.08 * chord * envelope)
+    return np.concatenate(notes).astype(np.float32)
 
 
 def test_a_long_recording_is_embedded_in_bounded_memory(tmp_path: Path) -> None:
