@@ -136,7 +136,7 @@ def meeting(folder: Path, copies: int = 3, gains: tuple[float, ...] = (1.0, 0.4,
 def reordered(folder: Path, seed: int, rounds: int = 2) -> Scene:
     """The call's turns shuffled into a new timeline (``rounds`` passes over them)."""
     rng = random.Random(seed)
-    clips = [clip for _ in range(rounds) for clip in _clips()]
+    clips = _clips() * rounds  # the sample decoded once, not once a round
     rng.shuffle(clips)
     return _laid_out(folder / f"reordered-{seed}.wav", clips, seed, gains=(1.0, 0.7, 1.3))
 
@@ -144,7 +144,7 @@ def reordered(folder: Path, seed: int, rounds: int = 2) -> Scene:
 def monologue(folder: Path, speaker: str = "sp2", seed: int = 3, rounds: int = 3) -> Scene:
     """One speaker's turns only, ``rounds`` times over in an order shuffled by ``seed``,
     at different gains."""
-    clips = [clip for _ in range(rounds) for clip in _clips() if clip[0] == speaker]
+    clips = [clip for clip in _clips() if clip[0] == speaker] * rounds
     random.Random(seed).shuffle(clips)
     path = folder / f"monologue-{speaker}-{seed}.wav"
     return _laid_out(path, clips, seed, gains=(1.0, 0.6, 1.4))
@@ -153,7 +153,7 @@ def monologue(folder: Path, speaker: str = "sp2", seed: int = 3, rounds: int = 3
 def three_voices(folder: Path, seed: int = 11) -> Scene:
     """The re-ordered call with a third person (espeak-ng) speaking between turns."""
     rng = random.Random(seed)
-    clips = [clip for _ in range(2) for clip in _clips()]
+    clips = _clips() * 2
     rng.shuffle(clips)
     for index, line in enumerate(THIRD_VOICE_LINES):
         spoken = speak(folder / f"third-{index}.wav", line, voice="en-gb+m3")

@@ -9,7 +9,7 @@ far quieter than the recording's speech (a pause inside a segment's times) are l
 out of the clustering and take their neighbours' speaker.
 
 The audio is streamed, never decoded whole, and only the features from the earliest
-window not yet embedded on are held: memory is flat in the length (67 MB allocated at
+window not yet embedded on are held: memory is flat in the length (66 MB allocated at
 the peak for two hours, docs/benchmarks.md), the embeddings (1 KB per window) aside.
 """
 
@@ -241,8 +241,8 @@ def with_quiet_windows(voiced: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Labels for every window: a quiet one takes the nearest voiced window's (the
     earlier one on a tie), so its time goes to whoever spoke next to it."""
     positions = np.flatnonzero(voiced)
-    after = np.clip(np.searchsorted(positions, np.arange(len(voiced))), 0, len(positions) - 1)
-    before = np.clip(after - 1, 0, len(positions) - 1)
     indices = np.arange(len(voiced))
+    after = np.clip(np.searchsorted(positions, indices), 0, len(positions) - 1)
+    before = np.clip(after - 1, 0, len(positions) - 1)
     nearer_before = np.abs(indices - positions[before]) <= np.abs(positions[after] - indices)
     return labels[np.where(nearer_before, before, after)]
